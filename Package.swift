@@ -1,0 +1,57 @@
+// swift-tools-version:6.0
+// vqrt: a Swift runtime for vector-quantised image tokenizers (see README.md and ../shared/DESIGN.md).
+import PackageDescription
+
+// Release builds are what users and benchmarks run; -Ounchecked is not used: bounds checks stay on for safety.
+let optimise: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=native"], .when(configuration: .release))]
+
+let package = Package(
+    name: "vqrt",
+    products: [
+        .executable(name: "vqrt", targets: ["vqrt"]),
+        .library(name: "VQRT", targets: ["PickleVM", "TorchFormats", "Tensor", "NN", "Models", "Imaging", "Metrics", "NPY"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        // C libraries from Debian packages (tools/install-deps installs them).
+        .systemLibrary(name: "CZip", path: "Sources/CZip"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "CJPEG", path: "Sources/CJPEG"),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
+        .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
+        .systemLibrary(name: "CLAPACK", path: "Sources/CLAPACK"),
+
+        // A safe pickle interpreter: bytes to inert values. Knows nothing of torch or files.
+        .target(name: "PickleVM", swiftSettings: optimise),
+        // torch.save containers (zip, legacy stacked, legacy tar) and safetensors, storages, tensors, state dicts.
+        .target(name: "TorchFormats", dependencies: ["PickleVM", "CZlib"], swiftSettings: optimise),
+        // .npy / .npz reading and writing.
+        .target(name: "NPY", dependencies: ["CZip"], swiftSettings: optimise),
+        // The tensor type and its kernels (oneDNN, BLAS, own SIMD loops).
+        .target(name: "Tensor", dependencies: ["CDNNL", "CLAPACK"], swiftSettings: optimise),
+        // Layers and the prefix-scoped weight loader.
+        .target(name: "NN", dependencies: ["Tensor", "TorchFormats"], swiftSettings: optimise),
+        // The three VQ families and Inception-v3.
+        .target(name: "Models", dependencies: ["NN", "Tensor", "TorchFormats", "Yams"], swiftSettings: optimise),
+        // Image decode/encode, PIL-compatible conversion and resizing, family presets.
+        .target(name: "Imaging", dependencies: ["CJPEG", "CPNG", "Tensor"], swiftSettings: optimise),
+        // FID, IS, reconstruction statistics, reports.
+        .target(name: "Metrics", dependencies: ["Tensor", "CLAPACK", "NPY"], swiftSettings: optimise),
+        // The command line.
+        .executableTarget(
+            name: "vqrt",
+            dependencies: ["PickleVM", "TorchFormats", "NPY", "Tensor", "NN", "Models", "Imaging", "Metrics",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: optimise),
+        // libFuzzer entry points; built only by tools/fuzz with -sanitize=fuzzer.
+        .executableTarget(name: "vqrt-fuzz", dependencies: ["PickleVM", "TorchFormats"], path: "Sources/Fuzz"),
+
+        .testTarget(name: "PickleVMTests", dependencies: ["PickleVM"]),
+        .testTarget(name: "TorchFormatsTests", dependencies: ["TorchFormats", "PickleVM", "NPY"]),
+        .testTarget(name: "CLITests", dependencies: ["vqrt"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,1 @@
+// Imaging: owned by its issue; see ../shared/DESIGN.md.

@@ -1,0 +1,1 @@
+// Metrics: owned by its issue; see ../shared/DESIGN.md.

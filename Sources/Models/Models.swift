@@ -1,0 +1,1 @@
+// Models: owned by its issue; see ../shared/DESIGN.md.

@@ -1,0 +1,1 @@
+// NN: owned by its issue; see ../shared/DESIGN.md.

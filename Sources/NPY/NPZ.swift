@@ -1,0 +1,220 @@
+// `.npz` reading and writing through libzip: a zip archive of `<name>.npy` members, stored (np.savez) or deflated
+// (np.savez_compressed). Written archives load with numpy.load and pytorch-fid (`f["mu"][:]`).
+
+import CZip
+import Foundation
+
+/// The arrays of an `.npz` archive, in archive order.
+public struct NPZArchive: Sendable {
+    /// Array names (member names without `.npy`), in archive order.
+    public private(set) var names: [String] = []
+    public private(set) var arrays: [String: NPYArray] = [:]
+
+    public init() {}
+    public init(_ items: [(String, NPYArray)]) { for (n, a) in items { self[n] = a } }
+
+    public subscript(name: String) -> NPYArray? {
+        get { arrays[name] }
+        set {
+            if let v = newValue {
+                if arrays[name] == nil { names.append(name) }
+                arrays[name] = v
+            } else if arrays.removeValue(forKey: name) != nil {
+                names.removeAll { $0 == name }
+            }
+        }
+    }
+
+    /// The array `name`, or an error naming `file` and the missing member.
+    public func array(_ name: String, file: String = "<memory>") throws -> NPYArray {
+        guard let a = arrays[name] else {
+            throw NPYError(.missingEntry, file: file, "no array '\(name)' in .npz (has: \(names.joined(separator: ", ")))")
+        }
+        return a
+    }
+}
+
+public enum NPZ {
+    /// Largest plausible expansion of a deflate stream (the format's limit is about 1032:1).
+    static let maxDeflateRatio = 1100
+
+    /// Reads an `.npz` file. `only`: if given, members not in the set are skipped without being decompressed.
+    public static func read(path: String, only: Set<String>? = nil) throws -> NPZArchive {
+        var code: Int32 = 0
+        guard let za = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &code) else {
+            throw NPYError(code == ZIP_ER_NOENT ? .io : .zip, file: path, "cannot open .npz: \(zipMessage(code: code))")
+        }
+        defer { zip_discard(za) }
+        return try readArchive(za, name: path, only: only)
+    }
+
+    /// Reads an `.npz` held in memory; `name` is used in error messages.
+    public static func read(data: Data, name: String = "<memory>", only: Set<String>? = nil) throws -> NPZArchive {
+        var err = zip_error_t()
+        zip_error_init(&err)
+        defer { zip_error_fini(&err) }
+        // libzip takes ownership of a malloc'd copy (freep = 1), so the archive never outlives its bytes.
+        let buf = malloc(max(1, data.count))!
+        data.withUnsafeBytes { if $0.count > 0 { memcpy(buf, $0.baseAddress!, $0.count) } }
+        guard let src = zip_source_buffer_create(buf, zip_uint64_t(data.count), 1, &err) else {
+            free(buf)
+            throw NPYError(.zip, file: name, "cannot read .npz: \(String(cString: zip_error_strerror(&err)))")
+        }
+        guard let za = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &err) else {
+            zip_source_free(src)
+            throw NPYError(.zip, file: name, "cannot open .npz: \(String(cString: zip_error_strerror(&err)))")
+        }
+        defer { zip_discard(za) }
+        return try readArchive(za, name: name, only: only)
+    }
+
+    static func zipMessage(code: Int32) -> String {
+        var err = zip_error_t()
+        zip_error_init_with_code(&err, code)
+        defer { zip_error_fini(&err) }
+        return String(cString: zip_error_strerror(&err))
+    }
+
+    static func archiveMessage(_ za: OpaquePointer) -> String { String(cString: zip_strerror(za)) }
+
+    static func readArchive(_ za: OpaquePointer, name: String, only: Set<String>?) throws -> NPZArchive {
+        let n = zip_get_num_entries(za, 0)
+        guard n >= 0 else { throw NPYError(.zip, file: name, "bad .npz: \(archiveMessage(za))") }
+        var out = NPZArchive()
+        for idx in 0..<zip_uint64_t(n) {
+            var st = zip_stat_t()
+            zip_stat_init(&st)
+            guard zip_stat_index(za, idx, 0, &st) == 0, st.valid & zip_uint64_t(ZIP_STAT_NAME) != 0, let cname = st.name else {
+                throw NPYError(.zip, file: name, "bad .npz member \(idx): \(archiveMessage(za))")
+            }
+            let member = String(cString: cname)
+            guard member.hasSuffix(".npy") else { continue }   // numpy exposes other members as raw bytes; we skip them
+            let key = String(member.dropLast(4))
+            if let only, !only.contains(key) { continue }
+            guard out[key] == nil else { throw NPYError(.zip, file: name, "duplicate .npz member '\(member)'") }
+            out[key] = try readMember(za, index: idx, stat: st, file: "\(name)[\(key)]")
+        }
+        return out
+    }
+
+    static func readMember(_ za: OpaquePointer, index: zip_uint64_t, stat st: zip_stat_t, file: String) throws -> NPYArray {
+        let hasSize = st.valid & zip_uint64_t(ZIP_STAT_SIZE) != 0
+        let hasComp = st.valid & zip_uint64_t(ZIP_STAT_COMP_SIZE) != 0
+        let declared = hasSize ? st.size : 0
+        if hasSize && hasComp && st.valid & zip_uint64_t(ZIP_STAT_COMP_METHOD) != 0 {
+            // A member that claims to expand beyond what its compressed bytes can hold is refused before reading.
+            let limit = st.comp_size.multipliedReportingOverflow(by: zip_uint64_t(maxDeflateRatio))
+            if st.comp_method == ZIP_CM_STORE && st.size != st.comp_size {
+                throw NPYError(.zip, file: file, "stored member size \(st.size) != compressed size \(st.comp_size)")
+            }
+            if !limit.overflow && st.size > limit.partialValue + 4096 {
+                throw NPYError(.zip, file: file, "member claims \(st.size) bytes from \(st.comp_size) compressed bytes")
+            }
+        }
+        guard let zf = zip_fopen_index(za, index, 0) else {
+            throw NPYError(.zip, file: file, "cannot open member: \(archiveMessage(za))")
+        }
+        defer { zip_fclose(zf) }
+
+        var bytes: [UInt8] = []
+        func readMore(_ want: Int) throws -> Int {
+            let old = bytes.count
+            bytes.append(contentsOf: repeatElement(0, count: want))
+            let got = bytes.withUnsafeMutableBytes { zip_fread(zf, $0.baseAddress! + old, zip_uint64_t(want)) }
+            guard got >= 0 else {
+                bytes.removeLast(want)
+                throw NPYError(.zip, file: file, "read failed: \(String(cString: zip_file_strerror(zf)))")
+            }
+            bytes.removeLast(want - Int(got))
+            return Int(got)
+        }
+        // Prologue: magic + version + length, then the header itself.
+        var want = 12
+        while bytes.count < want { if try readMore(want - bytes.count) == 0 { break } }
+        if bytes.count >= 10, bytes[6] == 1 { want = 10 + (Int(bytes[8]) | Int(bytes[9]) << 8) }
+        else if bytes.count >= 12 {
+            want = 12 + (Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24)
+        }
+        want = min(want, 12 + NPY.maxHeaderLength)
+        while bytes.count < want { if try readMore(want - bytes.count) == 0 { break } }
+        let h = try NPY.parsePrologue(bytes, name: file)
+        let need = try NPYArray.byteCount(shape: h.shape, dtype: h.dtype, file: file)
+        let (total, o) = h.dataOffset.addingReportingOverflow(need)
+        guard !o else { throw NPYError(.overflow, file: file, "array size overflows") }
+        if hasSize && UInt64(total) != declared {
+            throw NPYError(UInt64(total) > declared ? .truncated : .trailingData, file: file,
+                           "header promises \(total) bytes, zip member holds \(declared)")
+        }
+        // Grow with the data actually delivered (never allocate what the header merely claims).
+        bytes.reserveCapacity(min(total, 1 << 28))
+        while bytes.count < total {
+            let got = try readMore(min(total - bytes.count, 1 << 24))
+            if got == 0 {
+                throw NPYError(.truncated, file: file,
+                               "truncated .npy: header promises \(need) data bytes, member holds \(bytes.count - h.dataOffset)")
+            }
+        }
+        // Read to the end so libzip verifies the CRC, and so that extra bytes are noticed.
+        var probe = [UInt8](repeating: 0, count: 1)
+        let extra = probe.withUnsafeMutableBytes { zip_fread(zf, $0.baseAddress!, 1) }
+        guard extra == 0 else {
+            if extra < 0 { throw NPYError(.zip, file: file, "read failed: \(String(cString: zip_file_strerror(zf)))") }
+            throw NPYError(.trailingData, file: file, "unexpected bytes after the .npy data")
+        }
+        return try NPY.decode(bytes, name: file)
+    }
+
+    // MARK: writing
+
+    /// Writes `archive` as an `.npz` (members `<name>.npy`, deflated when `compressed`, as np.savez_compressed;
+    /// stored otherwise, as np.savez). Atomic: written to a temporary file in the same directory, then renamed.
+    public static func write(_ archive: NPZArchive, to path: String, compressed: Bool = true) throws {
+        let url = URL(fileURLWithPath: path)
+        let dir = url.deletingLastPathComponent().path
+        let tmp = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        var code: Int32 = 0
+        guard let za = zip_open(tmp, ZIP_CREATE | ZIP_EXCL, &code) else {
+            throw NPYError(.io, file: path, "cannot create .npz: \(zipMessage(code: code))")
+        }
+        var closed = false
+        defer { if !closed { zip_discard(za) }; unlink(tmp) }
+        for name in archive.names {
+            guard let a = archive[name] else { continue }
+            let bytes = NPY.encode(a)
+            let buf = malloc(max(1, bytes.count))!
+            bytes.withUnsafeBytes { if $0.count > 0 { memcpy(buf, $0.baseAddress!, $0.count) } }
+            guard let src = zip_source_buffer(za, buf, zip_uint64_t(bytes.count), 1) else {
+                free(buf)
+                throw NPYError(.zip, file: path, "cannot add '\(name)': \(archiveMessage(za))")
+            }
+            let idx = zip_file_add(za, name + ".npy", src, ZIP_FL_ENC_UTF_8)
+            guard idx >= 0 else {
+                zip_source_free(src)
+                throw NPYError(.zip, file: path, "cannot add '\(name)': \(archiveMessage(za))")
+            }
+            let method: Int32 = compressed ? ZIP_CM_DEFLATE : ZIP_CM_STORE
+            guard zip_set_file_compression(za, zip_uint64_t(idx), method, 0) == 0 else {
+                throw NPYError(.zip, file: path, "cannot set compression: \(archiveMessage(za))")
+            }
+            // A fixed timestamp keeps the output byte-identical from run to run (1980-01-02, the DOS epoch + 1 day).
+            _ = zip_file_set_mtime(za, zip_uint64_t(idx), 315_619_200, 0)
+        }
+        guard zip_close(za) == 0 else {
+            throw NPYError(.io, file: path, "cannot write .npz: \(archiveMessage(za))")
+        }
+        closed = true
+        if archive.names.isEmpty {
+            // libzip writes nothing for an empty archive; numpy writes the 22-byte end-of-central-directory record.
+            try NPY.writeAtomically([0x50, 0x4b, 0x05, 0x06] + [UInt8](repeating: 0, count: 18), to: path)
+            return
+        }
+        guard rename(tmp, path) == 0 else {
+            throw NPYError(.io, file: path, "rename failed: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Convenience: writes the named arrays in the given order.
+    public static func write(_ items: [(String, NPYArray)], to path: String, compressed: Bool = true) throws {
+        try write(NPZArchive(items), to: path, compressed: compressed)
+    }
+}

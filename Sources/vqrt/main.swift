@@ -1,0 +1,1 @@
+// vqrt command line: see Sources/vqrt/VQRT.swift once written.
