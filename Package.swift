@@ -52,6 +52,8 @@ let package = Package(
         .testTarget(name: "PickleVMTests", dependencies: ["PickleVM"]),
         .testTarget(name: "TorchFormatsTests", dependencies: ["TorchFormats", "PickleVM", "NPY"]),
         .testTarget(name: "CLITests", dependencies: ["vqrt"]),
+        .testTarget(name: "NPYTests", dependencies: ["NPY"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "NPY"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -40,6 +40,10 @@ public enum NPZ {
 
     /// Reads an `.npz` file. `only`: if given, members not in the set are skipped without being decompressed.
     public static func read(path: String, only: Set<String>? = nil) throws -> NPZArchive {
+        var st = stat()
+        if stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG && st.st_size == 0 {
+            throw NPYError(.zip, file: path, "empty file (not an .npz archive)")
+        }
         var code: Int32 = 0
         guard let za = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &code) else {
             throw NPYError(code == ZIP_ER_NOENT ? .io : .zip, file: path, "cannot open .npz: \(zipMessage(code: code))")
@@ -50,6 +54,8 @@ public enum NPZ {
 
     /// Reads an `.npz` held in memory; `name` is used in error messages.
     public static func read(data: Data, name: String = "<memory>", only: Set<String>? = nil) throws -> NPZArchive {
+        // libzip opens an empty buffer as an empty archive; numpy (zipfile) refuses it, and so do we.
+        guard !data.isEmpty else { throw NPYError(.zip, file: name, "empty file (not an .npz archive)") }
         var err = zip_error_t()
         zip_error_init(&err)
         defer { zip_error_fini(&err) }
