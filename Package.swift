@@ -43,7 +43,7 @@ let package = Package(
         // The command line.
         .executableTarget(
             name: "vqrt",
-            dependencies: ["PickleVM", "TorchFormats", "NPY", "Tensor", "NN", "Models", "Imaging", "Metrics",
+            dependencies: ["PickleVM", "TorchFormats",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: optimise),
         // libFuzzer entry points; built only by tools/fuzz with -sanitize=fuzzer.
@@ -54,6 +54,8 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["vqrt"]),
         .testTarget(name: "NPYTests", dependencies: ["NPY"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "NPY"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "NPY"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "NPY"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,1 +1,0 @@
-// vqrt command line: see Sources/vqrt/VQRT.swift once written.
