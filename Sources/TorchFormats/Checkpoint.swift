@@ -96,3 +96,10 @@ public final class Checkpoint {
 
     func retain(_ o: AnyObject) { keepAlive.append(o) }
 }
+
+extension Checkpoint {
+    /// Parses a checkpoint held in memory (fuzzing, nested blobs, tests).
+    public static func load(bytes: [UInt8], name: String, options: LoadOptions = .init()) throws -> Checkpoint {
+        try Checkpoint(file: MappedFile(bytes: bytes, name: name), options: options, nestingDepth: 0)
+    }
+}
