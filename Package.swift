@@ -37,7 +37,9 @@ let package = Package(
         // The three VQ families and Inception-v3.
         .target(name: "Models", dependencies: ["NN", "Tensor", "TorchFormats", "Yams"], swiftSettings: optimise),
         // Image decode/encode, PIL-compatible conversion and resizing, family presets.
-        .target(name: "Imaging", dependencies: ["CJPEG", "CPNG", "Tensor"], swiftSettings: optimise),
+        // libpng/libjpeg calls under setjmp (their errors longjmp, which must not cross Swift frames).
+        .target(name: "CImageShim", linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
+        .target(name: "Imaging", dependencies: ["CImageShim"], swiftSettings: optimise),
         // FID, IS, reconstruction statistics, reports.
         .target(name: "Metrics", dependencies: ["Tensor", "CLAPACK", "NPY"], swiftSettings: optimise),
         // The command line.
@@ -50,7 +52,7 @@ let package = Package(
         .executableTarget(name: "vqrt-fuzz", dependencies: ["PickleVM", "TorchFormats"], path: "Sources/Fuzz"),
 
         .testTarget(name: "PickleVMTests", dependencies: ["PickleVM"]),
-        .testTarget(name: "TorchFormatsTests", dependencies: ["TorchFormats", "PickleVM", "NPY"]),
+        .testTarget(name: "TorchFormatsTests", dependencies: ["TorchFormats", "PickleVM"]),
         .testTarget(name: "CLITests", dependencies: ["vqrt"]),
         .testTarget(name: "NPYTests", dependencies: ["NPY"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "NPY"]),

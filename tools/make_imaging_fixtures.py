@@ -5,15 +5,25 @@ Command line (from the package root):
     .venv-tools/bin/python tools/make_imaging_fixtures.py            # writes Fixtures/imaging/
     .venv-tools/bin/python tools/make_imaging_fixtures.py --only npy  # just Fixtures/imaging/npy/
 
+Fixtures/imaging/decode/: PNG and JPEG files in every variant the decoder handles (PNG written by the small
+encoder below so that every colour type / bit depth / interlace / tRNS / palette case exists; JPEG written by Pillow,
+plus YCCK and marker-less CMYK files written by a tiny libjpeg program compiled on the fly), with PIL's
+`Image.open(p).convert("RGB")` result as `<file>.rgb.npy` (uint8 HxWx3), listed in manifest.json.
+
 Fixtures/imaging/npy/: .npy/.npz files written by numpy (numpy.lib.format.write_array; .npz members packed with
 zipfile exactly as np.savez / np.savez_compressed do, but with a fixed timestamp so the bytes are reproducible), and
 manifest.json giving each file's dtype, shape and values.
 """
 import argparse
+import hashlib
 import io
 import json
 import os
+import struct
+import subprocess
+import tempfile
 import zipfile
+import zlib
 
 import numpy as np
 from numpy.lib import format as npformat
@@ -103,6 +113,265 @@ def make_npy():
         f.write("\n")
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# PNG writer (all colour types, bit depths, Adam7) — Pillow cannot write most of these variants.
+
+def _chunk(t, d):
+    return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
+
+
+ADAM7 = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
+
+
+def _pack_rows(samples, bitdepth):
+    h, w, c = samples.shape
+    rows = []
+    for y in range(h):
+        r = samples[y].reshape(-1)
+        if bitdepth == 16:
+            rows.append(r.astype(">u2").tobytes())
+        elif bitdepth == 8:
+            rows.append(r.astype(np.uint8).tobytes())
+        else:
+            per = 8 // bitdepth
+            out = bytearray((len(r) * bitdepth + 7) // 8)
+            for i, v in enumerate(r):
+                out[i // per] |= int(v) << (8 - bitdepth * (i % per + 1))
+            rows.append(bytes(out))
+    return rows
+
+
+def _filtered(row, prev, bpp, ftype):
+    # PNG filters 0-4, so the decoder's unfiltering is exercised too.
+    out = bytearray(len(row))
+    for i in range(len(row)):
+        a = row[i - bpp] if i >= bpp else 0
+        b = prev[i] if prev is not None else 0
+        c = prev[i - bpp] if (prev is not None and i >= bpp) else 0
+        if ftype == 0:
+            pred = 0
+        elif ftype == 1:
+            pred = a
+        elif ftype == 2:
+            pred = b
+        elif ftype == 3:
+            pred = (a + b) // 2
+        else:
+            p = a + b - c
+            pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+            pred = a if (pa <= pb and pa <= pc) else (b if pb <= pc else c)
+        out[i] = (row[i] - pred) & 0xFF
+    return bytes([ftype]) + bytes(out)
+
+
+def png_bytes(samples, color_type, bitdepth, palette=None, trns=None, interlace=False, extra=b""):
+    samples = np.asarray(samples)
+    if samples.ndim == 2:
+        samples = samples[:, :, None]
+    h, w, c = samples.shape
+    bpp = max(1, c * bitdepth // 8)
+    raw = bytearray()
+    passes = [(0, 0, 1, 1)] if not interlace else ADAM7
+    for (x0, y0, dx, dy) in passes:
+        sub = samples[y0::dy, x0::dx]
+        if sub.shape[0] == 0 or sub.shape[1] == 0:
+            continue
+        prev = None
+        for k, r in enumerate(_pack_rows(sub, bitdepth)):
+            raw += _filtered(r, prev, bpp, k % 5)
+            prev = r
+    out = b"\x89PNG\r\n\x1a\n"
+    out += _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, bitdepth, color_type, 0, 0, 1 if interlace else 0))
+    out += extra
+    if palette is not None:
+        out += _chunk(b"PLTE", bytes(np.asarray(palette, dtype=np.uint8).reshape(-1)))
+    if trns is not None:
+        out += _chunk(b"tRNS", trns)
+    comp = zlib.compress(bytes(raw), 9)
+    # Two IDAT chunks: the split must not matter.
+    half = len(comp) // 2
+    out += _chunk(b"IDAT", comp[:half]) + _chunk(b"IDAT", comp[half:])
+    out += _chunk(b"IEND", b"")
+    return out
+
+
+# A libjpeg program for the JPEG variants Pillow cannot write (YCCK, CMYK without an Adobe marker).
+JPEG_HELPER_C = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <jpeglib.h>
+/* usage: helper in.cmyk W H out.jpg mode(0 = YCCK+Adobe, 1 = CMYK no Adobe, 2 = CMYK+Adobe) quality */
+int main(int argc, char **argv) {
+    int w = atoi(argv[2]), h = atoi(argv[3]), mode = atoi(argv[5]), q = atoi(argv[6]);
+    unsigned char *buf = malloc((size_t)w * h * 4);
+    FILE *f = fopen(argv[1], "rb"); if (fread(buf, 1, (size_t)w * h * 4, f) != (size_t)w * h * 4) return 1; fclose(f);
+    struct jpeg_compress_struct c; struct jpeg_error_mgr e;
+    c.err = jpeg_std_error(&e); jpeg_create_compress(&c);
+    FILE *o = fopen(argv[4], "wb"); jpeg_stdio_dest(&c, o);
+    c.image_width = w; c.image_height = h; c.input_components = 4; c.in_color_space = JCS_CMYK;
+    jpeg_set_defaults(&c);
+    jpeg_set_colorspace(&c, mode == 0 ? JCS_YCCK : JCS_CMYK);
+    if (mode == 1) c.write_Adobe_marker = FALSE;
+    jpeg_set_quality(&c, q, TRUE);
+    jpeg_start_compress(&c, TRUE);
+    while (c.next_scanline < c.image_height) { JSAMPROW r = buf + (size_t)c.next_scanline * w * 4; jpeg_write_scanlines(&c, &r, 1); }
+    jpeg_finish_compress(&c); jpeg_destroy_compress(&c); fclose(o); free(buf); return 0;
+}
+"""
+
+
+def _jpeg_helper(tmp):
+    src = os.path.join(tmp, "helper.c")
+    exe = os.path.join(tmp, "helper")
+    with open(src, "w") as f:
+        f.write(JPEG_HELPER_C)
+    subprocess.run(["gcc", "-O1", "-o", exe, src, "-ljpeg"], check=True)
+    return exe
+
+
+def _natural(name, w, h, box=None):
+    """A small natural image from scikit-image's bundled data (PIL-resized, deterministic)."""
+    import skimage.data
+    from PIL import Image
+    a = getattr(skimage.data, name)()
+    im = Image.fromarray(a)
+    if box is not None:
+        im = im.crop(box)
+    return np.asarray(im.resize((w, h), Image.BICUBIC))
+
+
+def _pil_rgb(path):
+    from PIL import Image
+    with Image.open(path) as im:
+        mode = im.mode
+        return np.ascontiguousarray(np.asarray(im.convert("RGB"))), mode
+
+
+def make_decode():
+    from PIL import Image
+    d = os.path.join(OUT, "decode")
+    os.makedirs(d, exist_ok=True)
+    rng = np.random.default_rng(7)
+    rgb = _natural("chelsea", 45, 30)                         # 30x45 RGB
+    gray = _natural("camera", 37, 29)                          # 29x37 L
+    alpha = _natural("logo", 33, 31)[:, :, 3]                  # a real alpha plane
+    files = {}
+
+    def put(name, data):
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(data)
+        files[name] = {}
+
+    # --- PNG, every colour type and depth
+    g16 = (gray.astype(np.uint16) * 257 + rng.integers(0, 257, gray.shape)).astype(np.uint16)
+    g16[0, :8] = [0, 1, 254, 255, 256, 300, 4095, 65535]       # I;16 -> RGB clamps at 255
+    put("gray1.png", png_bytes(gray >= 128, 0, 1))
+    put("gray2.png", png_bytes(gray >> 6, 0, 2))
+    put("gray4.png", png_bytes(gray >> 4, 0, 4))
+    put("gray8.png", png_bytes(gray, 0, 8))
+    put("gray8_trns.png", png_bytes(gray, 0, 8, trns=struct.pack(">H", int(gray[0, 0]))))
+    put("gray16.png", png_bytes(g16, 0, 16))
+    put("gray16_low.png", png_bytes((g16 >> 8).astype(np.uint16), 0, 16))  # all values <= 255: visible in RGB
+    put("gray16_interlaced.png", png_bytes(g16 >> 7, 0, 16, interlace=True))
+    rgb16 = rgb.astype(np.uint16) * 257 + rng.integers(0, 257, rgb.shape).astype(np.uint16)
+    put("rgb8.png", png_bytes(rgb, 2, 8))
+    put("rgb8_trns.png", png_bytes(rgb, 2, 8, trns=struct.pack(">HHH", *[int(v) for v in rgb[0, 0]])))
+    put("rgb8_interlaced.png", png_bytes(rgb, 2, 8, interlace=True))
+    put("rgb16.png", png_bytes(rgb16, 2, 16))
+    put("rgb16_interlaced.png", png_bytes(rgb16, 2, 16, interlace=True))
+    # gAMA / cHRM / sRGB / iCCP-free colour chunks must be ignored (PIL does not colour-manage).
+    gama = _chunk(b"gAMA", struct.pack(">I", 100000)) + _chunk(b"sBIT", b"\x05\x06\x05")
+    put("rgb8_gamma.png", png_bytes(rgb, 2, 8, extra=gama))
+    la = np.stack([gray[:29, :33], alpha[:29, :33]], -1)
+    put("gray_alpha8.png", png_bytes(la, 4, 8))
+    put("gray_alpha16.png", png_bytes(la.astype(np.uint16) * 257 + 3, 4, 16))
+    rgba = np.concatenate([rgb[:29, :33], alpha[:29, :33, None]], -1)
+    put("rgba8.png", png_bytes(rgba, 6, 8))
+    put("rgba8_interlaced.png", png_bytes(rgba, 6, 8, interlace=True))
+    put("rgba16.png", png_bytes(rgba.astype(np.uint16) * 257 + 1, 6, 16))
+    # Palettes: 1/2/4/8-bit, tRNS, a PLTE shorter than the indices used (PIL: black).
+    pal_img = Image.fromarray(rgb).quantize(colors=200, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    pal = np.array(pal_img.getpalette()[: 3 * 200], dtype=np.uint8).reshape(-1, 3)
+    idx = np.asarray(pal_img)
+    put("palette8.png", png_bytes(idx, 3, 8, palette=pal))
+    put("palette8_trns.png", png_bytes(idx, 3, 8, palette=pal, trns=bytes(range(0, 256, 3))[:100]))
+    put("palette8_interlaced.png", png_bytes(idx, 3, 8, palette=pal, interlace=True))
+    put("palette4.png", png_bytes(idx % 16, 3, 4, palette=pal[:16]))
+    put("palette2.png", png_bytes(idx % 4, 3, 2, palette=pal[:4]))
+    put("palette1.png", png_bytes(idx % 2, 3, 1, palette=pal[:2]))
+    put("palette8_short.png", png_bytes(idx, 3, 8, palette=pal[:150]))
+    # Tiny and odd sizes (Adam7 passes that are empty).
+    put("rgb8_1x1.png", png_bytes(rgb[:1, :1], 2, 8))
+    put("rgb8_3x2_interlaced.png", png_bytes(rgb[:2, :3], 2, 8, interlace=True))
+    put("gray2_5x7_interlaced.png", png_bytes((gray >> 6)[:7, :5], 0, 2, interlace=True))
+
+    # --- JPEG via Pillow
+    def pil_jpeg(name, im, **kw):
+        b = io.BytesIO()
+        im.save(b, "JPEG", **kw)
+        put(name, b.getvalue())
+
+    im = Image.fromarray(_natural("astronaut", 47, 35))
+    pil_jpeg("rgb_420.jpg", im, quality=90, subsampling=2)
+    pil_jpeg("rgb_422.jpg", im, quality=90, subsampling=1)
+    pil_jpeg("rgb_444.jpg", im, quality=95, subsampling=0)
+    pil_jpeg("rgb_progressive.jpg", im, quality=85, progressive=True)
+    pil_jpeg("rgb_optimized_q50.jpg", im, quality=50, optimize=True)
+    pil_jpeg("rgb_adobe_rgb.jpg", im, quality=90, keep_rgb=True)
+    pil_jpeg("rgb_odd_1x1.jpg", im.crop((0, 0, 1, 1)), quality=90)
+    pil_jpeg("gray.jpg", Image.fromarray(gray), quality=90)
+    pil_jpeg("gray_progressive.jpg", Image.fromarray(gray), quality=80, progressive=True)
+    cmyk = Image.fromarray(_natural("coffee", 41, 27)).convert("CMYK")
+    pil_jpeg("cmyk_pil.jpg", cmyk, quality=90)
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = _jpeg_helper(tmp)
+        craw = np.asarray(cmyk).copy()
+        craw[..., 3] = rng.integers(0, 120, craw.shape[:2])  # some black ink so K matters
+        for mode, name in ((0, "ycck_adobe.jpg"), (1, "cmyk_no_adobe.jpg"), (2, "cmyk_adobe_libjpeg.jpg")):
+            inp = os.path.join(tmp, "in.cmyk")
+            with open(inp, "wb") as f:
+                f.write(bytes(craw.reshape(-1)))
+            outp = os.path.join(tmp, name)
+            subprocess.run([exe, inp, str(craw.shape[1]), str(craw.shape[0]), outp, str(mode), "90"], check=True)
+            with open(outp, "rb") as f:
+                put(name, f.read())
+
+    manifest = {}
+    for name in sorted(files):
+        arr, mode = _pil_rgb(os.path.join(d, name))
+        np.save(os.path.join(d, name + ".rgb.npy"), arr)
+        manifest[name] = {"mode": mode, "shape": list(arr.shape)}
+    # Files PIL refuses / that must be refused: truncated, garbage, bombs (dimensions far above the cap).
+    bad = {}
+    with open(os.path.join(d, "rgb8.png"), "rb") as f:
+        png_ok = f.read()
+    with open(os.path.join(d, "rgb_420.jpg"), "rb") as f:
+        jpg_ok = f.read()
+    bad["bad_truncated.png"] = png_ok[: len(png_ok) // 2]
+    bad["bad_truncated.jpg"] = jpg_ok[: len(jpg_ok) // 2]
+    bad["bad_garbage.png"] = png_ok[:8] + bytes(rng.integers(0, 256, 200, dtype=np.uint8))
+    bad["bad_not_image.png"] = b"GIF89a this is not a png"
+    bomb_png = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", 100000, 100000, 8, 2, 0, 0, 0)) + \
+        _chunk(b"IDAT", zlib.compress(b"\x00" * 1000)) + _chunk(b"IEND", b"")
+    bad["bad_bomb.png"] = bomb_png
+    sof = jpg_ok.find(b"\xff\xc0")
+    bomb_jpg = bytearray(jpg_ok)
+    bomb_jpg[sof + 5:sof + 9] = struct.pack(">HH", 60000, 60000)
+    bad["bad_bomb.jpg"] = bytes(bomb_jpg)
+    for name, data in bad.items():
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(data)
+        try:
+            _pil_rgb(os.path.join(d, name))
+            pil = "loads"
+        except Exception as e:  # noqa: BLE001 - recorded for the record only
+            pil = type(e).__name__
+        manifest[name] = {"bad": True, "pil": pil}
+    with open(os.path.join(d, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=1, sort_keys=True)
+        f.write("\n")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", choices=["npy", "images"], default=None)
@@ -110,12 +379,7 @@ def main():
     if args.only in (None, "npy"):
         make_npy()
     if args.only in (None, "images"):
-        try:
-            make_images  # noqa: B018
-        except NameError:
-            pass
-        else:
-            make_images()
+        make_decode()
 
 
 if __name__ == "__main__":

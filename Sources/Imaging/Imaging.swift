@@ -1,1 +1,0 @@
-// Imaging: owned by its issue; see ../shared/DESIGN.md.
