@@ -15,7 +15,11 @@ public struct LoadOptions: Sendable {
 }
 
 public final class Checkpoint {
-    public enum Format: String, Sendable { case zip, legacy, tar, safetensors }
+    public enum Format: String, Sendable {
+        case zip, legacy, tar, safetensors
+        /// A plain `pickle.dump` file (`.pkl`); tensors inside are nested legacy blobs (spec §5.4).
+        case pickle
+    }
 
     public let path: String
     public let format: Format
@@ -52,6 +56,8 @@ public final class Checkpoint {
             format = .legacy
         } else if Checkpoint.looksSafetensors(b) {
             format = .safetensors
+        } else if b.count >= 2, b[0] == 0x80, (2...5).contains(b[1]) {
+            format = .pickle
         } else if b.count >= 8, Array(b[0..<8]) == Array("PYTORCH1".utf8) {
             throw CheckpointError.unknownFormat("the 2018 preview container (PYTORCH1) is not supported")
         } else {
@@ -63,6 +69,7 @@ public final class Checkpoint {
             case .legacy: try readLegacy(nestingDepth: nestingDepth)
             case .tar: try readTar(nestingDepth: nestingDepth)
             case .safetensors: try readSafetensors()
+            case .pickle: try readPlainPickle(nestingDepth: nestingDepth)
             }
         } catch let e as PickleError {
             throw CheckpointError.pickle(e.description)
@@ -95,6 +102,17 @@ public final class Checkpoint {
     }
 
     func retain(_ o: AnyObject) { keepAlive.append(o) }
+
+    /// A plain pickle: no storages of its own (persistent ids are refused); torch tensors in it arrive as
+    /// `torch.storage._load_from_bytes` blobs, each a nested legacy file.
+    func readPlainPickle(nestingDepth: Int) throws {
+        let provider = RangeStorageProvider(file: file, what: "plain pickle")
+        let hooks = TorchHooks(style: .none, provider: provider, bigEndian: false, nestingDepth: nestingDepth, options: options.pickle)
+        let r = try unpickle(file.bytes, hooks: hooks)
+        root = r.value
+        protocolVersion = r.protocolVersion
+        if r.endOffset < file.bytes.count { warnings.append("\(file.bytes.count - r.endOffset) bytes after the pickle were ignored") }
+    }
 }
 
 extension Checkpoint {

@@ -62,6 +62,8 @@ public final class TensorRef: PyNative {
     public var pythonClass: PyGlobal?
     public var pythonState: PyValue?
     public var quantization: Quantization?
+    /// `strided` for ordinary tensors; `sparse_coo` for sparse tensors, which are densified on load.
+    public var layout = "strided"
 
     public static let maxDims = 64
     /// Largest materialisation of a view that repeats elements (stride 0); plain views never exceed their storage.

@@ -11,6 +11,8 @@ enum PersistentIDStyle {
     case legacy
     /// legacy tar: a plain key into already-built storages and tensors
     case tar([Int64: PyValue])
+    /// a plain pickle: no persistent ids at all
+    case none
 }
 
 final class TorchHooks: PickleHooks {
@@ -45,6 +47,7 @@ final class TorchHooks: PickleHooks {
             guard let key, let v = objects[key] else { throw CheckpointError.tar("persistent id \(describe(pid)) names no stored tensor or storage") }
             return v
         }
+        if case .none = style { throw CheckpointError.invalid("a plain pickle cannot reference storages by persistent id") }
         guard case .tuple(let t) = pid, let first = t.items.first, let typename = first.stringValue else {
             throw CheckpointError.invalid("persistent id must be a tuple starting with a name, got \(pid.typeName)")
         }
@@ -56,7 +59,7 @@ final class TorchHooks: PickleHooks {
         switch style {
         case .zip: guard items.count == 5 else { throw CheckpointError.invalid("zip storage id has \(items.count) fields, expected 5") }
         case .legacy: guard items.count == 6 else { throw CheckpointError.invalid("legacy storage id has \(items.count) fields, expected 6") }
-        case .tar: break
+        case .tar, .none: break
         }
         guard case .global(let cls) = items[1], let dtype = DType(storageGlobal: cls) else {
             throw CheckpointError.unsupported("storage type \(describe(items[1])) (known: torch.*Storage, torch.storage.UntypedStorage)")
@@ -150,6 +153,9 @@ final class TorchHooks: PickleHooks {
             if case .global(let s) = q.items.first ?? .none { scheme = s.name } else { scheme = "unknown" }
             t.quantization = Quantization(scheme: scheme, parameters: Array(q.items.dropFirst()))
             return .native(t)
+        case ("torch._utils", "_rebuild_sparse_tensor"):
+            guard args.count == 2 else { throw bad(g, args, "(layout, data)") }
+            return .native(try SparseCOO.densify(layout: args[0], data: args[1]))
         case ("torch._utils", "_rebuild_meta_tensor_no_storage"):
             guard args.count == 4, case .global(let dg) = args[0], let dtype = DType(global: dg) else { throw bad(g, args, "(dtype, size, stride, requires_grad)") }
             return .native(try TensorRef(storage: nil, dtype: dtype, shape: try ints(args[1], "size"), strides: try ints(args[2], "stride"), storageOffset: 0))
