@@ -181,6 +181,12 @@ final class TorchHooks: PickleHooks {
             return nested.root
         case ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"):
             return .native(NumpyArray())
+        case ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"):
+            // Protocol 5 arrays: (buffer, dtype, shape, order).
+            guard args.count == 4, case .native(let n) = args[1], n is NumpyDType else { return nil }
+            let a = NumpyArray()
+            try a.build(.tuple(PyTuple([.int(1), args[2], args[1], .bool(args[3].stringValue == "F"), args[0]])))
+            return .native(a)
         case ("numpy", "dtype"):
             guard let code = args.first?.stringValue else { return nil }
             return .native(NumpyDType(code: code))
