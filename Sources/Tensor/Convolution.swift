@@ -1,0 +1,255 @@
+// 2-d convolution and transposed convolution through oneDNN.
+//
+// The weights are handed over once, in PyTorch's layout, and reordered on first use into whatever blocked layout
+// oneDNN's chosen implementation prefers (format tag `any`); the reordered copy replaces the plain one. One
+// primitive is created per input shape and layout and cached. Activations come out in the layout the primitive
+// prefers (nChw16c for AVX-512), so consecutive convolutions need no reorders in between.
+import CDNNL
+import Foundation
+
+/// Zero padding on each side, as oneDNN and `torch.nn.functional.pad` express it (asymmetric allowed).
+public struct Padding2D: Hashable, Sendable {
+    public var top: Int, left: Int, bottom: Int, right: Int
+    public init(top: Int, left: Int, bottom: Int, right: Int) {
+        self.top = top; self.left = left; self.bottom = bottom; self.right = right
+    }
+    /// The same padding on all four sides (PyTorch's `padding=p`).
+    public init(_ p: Int) { self.init(top: p, left: p, bottom: p, right: p) }
+    /// PyTorch's `padding=(ph, pw)`.
+    public init(_ ph: Int, _ pw: Int) { self.init(top: ph, left: pw, bottom: ph, right: pw) }
+    public static let zero = Padding2D(0)
+}
+
+/// A convolution (or transposed convolution) with fixed weights, runnable on any input size.
+public final class ConvolutionKernel: @unchecked Sendable {
+    public enum Kind: Sendable { case convolution, transposed }
+
+    public let kind: Kind
+    public let inChannels: Int
+    public let outChannels: Int
+    public let kernelSize: (h: Int, w: Int)
+    public let stride: (h: Int, w: Int)
+    /// For a transposed convolution this is PyTorch's `padding` with `output_padding` already taken off the
+    /// bottom/right (oneDNN's convention: a negative amount there extends the output).
+    public let padding: Padding2D
+
+    private let bias: TensorStorage?
+    private struct WeightVariant { let md: dnnl_memory_desc_t; let storage: TensorStorage }
+    private var variants: [WeightVariant]
+    private var plans: [PlanKey: Plan] = [:]
+    private let lock = NSLock()
+
+    private struct PlanKey: Hashable {
+        let n: Int, h: Int, w: Int
+        let src: TensorLayout
+        let dst: TensorLayout?
+        let sum: Bool
+    }
+
+    private final class Plan {
+        let primitive: DNNLPrimitive
+        let srcMD: dnnl_memory_desc_t
+        let srcReorder: DNNLPrimitive?
+        let inputMD: dnnl_memory_desc_t
+        let dstMD: dnnl_memory_desc_t
+        let outShape: [Int]
+        let outLayout: TensorLayout
+        let dstReorder: DNNLPrimitive?
+        let weights: WeightVariant
+        init(primitive: DNNLPrimitive, srcMD: dnnl_memory_desc_t, srcReorder: DNNLPrimitive?, inputMD: dnnl_memory_desc_t,
+             dstMD: dnnl_memory_desc_t, outShape: [Int], outLayout: TensorLayout, dstReorder: DNNLPrimitive?,
+             weights: WeightVariant) {
+            self.primitive = primitive; self.srcMD = srcMD; self.srcReorder = srcReorder; self.inputMD = inputMD
+            self.dstMD = dstMD; self.outShape = outShape; self.outLayout = outLayout; self.dstReorder = dstReorder
+            self.weights = weights
+        }
+    }
+
+    /// - Parameters:
+    ///   - weight: PyTorch layout, C order: `[out, in, kH, kW]` for a convolution, `[in, out, kH, kW]` for a
+    ///     transposed one.
+    ///   - bias: `[out]` or nil.
+    ///   - outputPadding: transposed only (PyTorch's `output_padding`).
+    public init(kind: Kind = .convolution, weight: [Float], shape: [Int], bias: [Float]?, stride: (Int, Int) = (1, 1),
+                padding: Padding2D = .zero, outputPadding: (Int, Int) = (0, 0)) throws {
+        guard shape.count == 4, shape.allSatisfy({ $0 > 0 }), weight.count == shape.reduce(1, *) else {
+            throw TensorError.shapeMismatch("convolution weight \(shape) with \(weight.count) values")
+        }
+        guard stride.0 > 0, stride.1 > 0, padding.top >= 0, padding.left >= 0, padding.bottom >= 0, padding.right >= 0
+        else { throw TensorError.invalidArgument("convolution stride \(stride) / padding \(padding)") }
+        self.kind = kind
+        if kind == .convolution {
+            outChannels = shape[0]; inChannels = shape[1]
+            self.padding = padding
+        } else {
+            inChannels = shape[0]; outChannels = shape[1]
+            guard outputPadding.0 >= 0, outputPadding.1 >= 0,
+                  outputPadding.0 < Swift.max(stride.0, 1), outputPadding.1 < Swift.max(stride.1, 1) else {
+                throw TensorError.invalidArgument("output_padding \(outputPadding) must be smaller than stride \(stride)")
+            }
+            self.padding = Padding2D(top: padding.top, left: padding.left,
+                                     bottom: padding.bottom - outputPadding.0, right: padding.right - outputPadding.1)
+        }
+        kernelSize = (shape[2], shape[3])
+        self.stride = stride
+        if let b = bias {
+            guard b.count == outChannels else {
+                throw TensorError.shapeMismatch("convolution bias has \(b.count) values, expected \(outChannels)")
+            }
+            let s = TensorStorage(uninitialized: b.count)
+            b.withUnsafeBufferPointer { s.pointer.update(from: $0.baseAddress!, count: b.count) }
+            self.bias = s
+        } else {
+            self.bias = nil
+        }
+        let w = TensorStorage(uninitialized: weight.count)
+        weight.withUnsafeBufferPointer { w.pointer.update(from: $0.baseAddress!, count: weight.count) }
+        let md = try DNNL.md([outChannels, inChannels, kernelSize.h, kernelSize.w], kind == .convolution ? dnnl_oihw : dnnl_iohw)
+        variants = [WeightVariant(md: md, storage: w)]
+    }
+
+    /// oneDNN implementation to use when it is a candidate (nil: oneDNN's first choice). From VQRT_CONV_IMPL.
+    nonisolated(unsafe) public static var preferredImplementation: String? =
+        ProcessInfo.processInfo.environment["VQRT_CONV_IMPL"]
+
+    /// Output spatial size for an input of `h`×`w` (may be <= 0 for inputs that are too small).
+    public func outputSize(h: Int, w: Int) -> (h: Int, w: Int) {
+        switch kind {
+        case .convolution:
+            return ((h + padding.top + padding.bottom - kernelSize.h) / stride.h + 1,
+                    (w + padding.left + padding.right - kernelSize.w) / stride.w + 1)
+        case .transposed:
+            return ((h - 1) * stride.h + kernelSize.h - padding.top - padding.bottom,
+                    (w - 1) * stride.w + kernelSize.w - padding.left - padding.right)
+        }
+    }
+
+    /// Runs the convolution on `x` ([N, in, H, W], plain or nChw16c).
+    /// - Parameters:
+    ///   - residual: if given, it is added to the result inside the primitive (oneDNN `sum` post-op); its shape must
+    ///     be the output shape, and the output takes its layout.
+    ///   - layout: forces the output layout; by default the primitive's preferred one.
+    public func callAsFunction(_ x: Tensor, residual: Tensor? = nil, layout: TensorLayout? = nil) throws -> Tensor {
+        guard x.rank == 4, x.shape[1] == inChannels else {
+            throw TensorError.shapeMismatch("convolution expects [N, \(inChannels), H, W], got \(x.shape)")
+        }
+        let (oh, ow) = outputSize(h: x.shape[2], w: x.shape[3])
+        guard oh > 0, ow > 0, x.shape[0] > 0 else {
+            throw TensorError.shapeMismatch("input \(x.shape) is too small for a \(kernelSize) kernel")
+        }
+        let outShape = [x.shape[0], outChannels, oh, ow]
+        var dstLayout = layout
+        if let r = residual {
+            guard r.shape == outShape else {
+                throw TensorError.shapeMismatch("residual \(r.shape) does not match convolution output \(outShape)")
+            }
+            dstLayout = layout ?? r.layout
+        }
+        let key = PlanKey(n: x.shape[0], h: x.shape[2], w: x.shape[3], src: x.layout, dst: dstLayout, sum: residual != nil)
+        let plan = try self.plan(key, input: x, outShape: outShape)
+
+        // Source, reordered if the primitive wants another layout.
+        var srcStorage = x.storage
+        if let re = plan.srcReorder {
+            srcStorage = TensorStorage(uninitialized: (DNNL.size(plan.srcMD) + 3) / 4)
+            try re.execute([(Int32(DNNL_ARG_FROM), plan.inputMD, UnsafeMutableRawPointer(x.pointer)),
+                            (Int32(DNNL_ARG_TO), plan.srcMD, UnsafeMutableRawPointer(srcStorage.pointer))])
+        }
+        let dstStorage = TensorStorage(uninitialized: Swift.max((DNNL.size(plan.dstMD) + 3) / 4,
+                                                                Tensor.physicalCount(outShape, plan.outLayout)))
+        if let r = residual {
+            let rr = try r.to(plan.outLayout)
+            dstStorage.pointer.update(from: rr.pointer, count: Tensor.physicalCount(outShape, plan.outLayout))
+        }
+        var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
+            (Int32(DNNL_ARG_SRC), plan.srcMD, UnsafeMutableRawPointer(srcStorage.pointer)),
+            (Int32(DNNL_ARG_WEIGHTS), plan.weights.md, UnsafeMutableRawPointer(plan.weights.storage.pointer)),
+            (Int32(DNNL_ARG_DST), plan.dstMD, UnsafeMutableRawPointer(dstStorage.pointer)),
+        ]
+        if let b = bias {
+            args.append((Int32(DNNL_ARG_BIAS), try DNNL.md([outChannels], dnnl_a), UnsafeMutableRawPointer(b.pointer)))
+        }
+        try plan.primitive.execute(args)
+        if let re = plan.dstReorder {
+            let out = Tensor(uninitialized: outShape, layout: plan.outLayout)
+            try re.execute([(Int32(DNNL_ARG_FROM), plan.dstMD, UnsafeMutableRawPointer(dstStorage.pointer)),
+                            (Int32(DNNL_ARG_TO), try DNNL.md(of: out), UnsafeMutableRawPointer(out.pointer))])
+            return out
+        }
+        return try Tensor(shape: outShape, layout: plan.outLayout, storage: dstStorage)
+    }
+
+    /// Implementation oneDNN picked for inputs like `x` (e.g. "jit:avx512_core"), for diagnostics.
+    public func implementation(for x: Tensor) throws -> String {
+        let (oh, ow) = outputSize(h: x.shape[2], w: x.shape[3])
+        let key = PlanKey(n: x.shape[0], h: x.shape[2], w: x.shape[3], src: x.layout, dst: nil, sum: false)
+        return try plan(key, input: x, outShape: [x.shape[0], outChannels, oh, ow]).primitive.implementation
+    }
+
+    private func plan(_ key: PlanKey, input x: Tensor, outShape: [Int]) throws -> Plan {
+        lock.lock()
+        defer { lock.unlock() }
+        if let p = plans[key] { return p }
+        Threading.applyToOpenMP()   // oneDNN sizes its work split by the thread count at creation
+        var src = try DNNL.md(x.shape, dnnl_format_tag_any)
+        var wmd = try DNNL.md([outChannels, inChannels, kernelSize.h, kernelSize.w], dnnl_format_tag_any)
+        var bmd = bias == nil ? dnnl_memory_desc_t() : try DNNL.md([outChannels], dnnl_a)
+        var dst = try DNNL.md(outShape, key.dst.map { $0 == .plain ? dnnl_nchw : dnnl_nChw16c } ?? dnnl_format_tag_any)
+        let strides: [Int64] = [Int64(stride.h), Int64(stride.w)] + Array(repeating: 0, count: 10)
+        let padL: [Int64] = [Int64(padding.top), Int64(padding.left)] + Array(repeating: 0, count: 10)
+        let padR: [Int64] = [Int64(padding.bottom), Int64(padding.right)] + Array(repeating: 0, count: 10)
+        let attr = try DNNL.attr(sum: key.sum)
+        defer { dnnl_primitive_attr_destroy(attr) }
+        let prim: DNNLPrimitive
+        switch kind {
+        case .convolution:
+            var d = dnnl_convolution_desc_t()
+            try DNNL.check(dnnl_convolution_forward_desc_init(&d, dnnl_forward_inference, dnnl_convolution_direct,
+                                                              &src, &wmd, &bmd, &dst, strides, padL, padR),
+                           "convolution \(x.shape) -> \(outShape)")
+            prim = try withUnsafePointer(to: &d) { try DNNLPrimitive(opDesc: $0, attr: attr, what: "convolution", prefer: ConvolutionKernel.preferredImplementation) }
+        case .transposed:
+            var d = dnnl_deconvolution_desc_t()
+            try DNNL.check(dnnl_deconvolution_forward_desc_init(&d, dnnl_forward_inference, dnnl_deconvolution_direct,
+                                                                &src, &wmd, &bmd, &dst, strides, padL, padR),
+                           "transposed convolution \(x.shape) -> \(outShape)")
+            prim = try withUnsafePointer(to: &d) { try DNNLPrimitive(opDesc: $0, attr: attr, what: "transposed convolution") }
+        }
+        guard let srcMD = prim.md(dnnl_query_src_md), let dstMD = prim.md(dnnl_query_dst_md),
+              let wantW = prim.md(dnnl_query_weights_md) else {
+            throw TensorError.dnnl("convolution descriptor lacks memory descriptors")
+        }
+        let inputMD = try DNNL.md(of: x)
+        let srcReorder = DNNL.equal(srcMD, inputMD) ? nil : try DNNLPrimitive.reorder(from: inputMD, to: srcMD)
+        var outLayout = key.dst ?? .nChw16c
+        var dstReorder: DNNLPrimitive? = nil
+        if let l = DNNL.layout(of: dstMD, dims: outShape) {
+            outLayout = l
+        } else {
+            dstReorder = try DNNLPrimitive.reorder(from: dstMD, to: try DNNL.md(outShape, outLayout == .plain ? dnnl_nchw : dnnl_nChw16c))
+        }
+        let weights = try weightVariant(for: wantW)
+        let p = Plan(primitive: prim, srcMD: srcMD, srcReorder: srcReorder, inputMD: inputMD, dstMD: dstMD,
+                     outShape: outShape, outLayout: outLayout, dstReorder: dstReorder, weights: weights)
+        plans[key] = p
+        return p
+    }
+
+    /// The weights in layout `md`, reordered (once) from the first variant we hold.
+    private func weightVariant(for md: dnnl_memory_desc_t) throws -> WeightVariant {
+        if let v = variants.first(where: { DNNL.equal($0.md, md) }) { return v }
+        let from = variants[0]
+        let storage = TensorStorage(zeros: (DNNL.size(md) + 3) / 4)
+        let re = try DNNLPrimitive.reorder(from: from.md, to: md)
+        try re.execute([(Int32(DNNL_ARG_FROM), from.md, UnsafeMutableRawPointer(from.storage.pointer)),
+                        (Int32(DNNL_ARG_TO), md, UnsafeMutableRawPointer(storage.pointer))])
+        let v = WeightVariant(md: md, storage: storage)
+        // The plain PyTorch copy is only a source for reorders: drop it once a real layout exists and no plan uses it.
+        if variants.count == 1 && !plans.values.contains(where: { $0.weights.storage === from.storage }) {
+            variants = [v]
+        } else {
+            variants.append(v)
+        }
+        return v
+    }
+}

@@ -1,0 +1,226 @@
+// Thin, owned wrappers over the oneDNN 2.6 C API (engine, stream, memory descriptors, primitives).
+//
+// One CPU engine and one stream serve the whole process. Primitives are created once per shape by their owners
+// and kept; executions are serialised by a lock (each one is already parallel inside oneDNN) and share one
+// scratchpad buffer, so cached primitives do not each hold their own workspace.
+import CDNNL
+import Foundation
+
+enum DNNL {
+    struct Context: @unchecked Sendable {
+        let engine: dnnl_engine_t
+        let stream: dnnl_stream_t
+    }
+
+    static let context: Result<Context, TensorError> = {
+        var engine: dnnl_engine_t?
+        guard dnnl_engine_create(&engine, dnnl_cpu, 0) == dnnl_success, let e = engine else {
+            return .failure(.dnnl("cannot create the CPU engine"))
+        }
+        var stream: dnnl_stream_t?
+        guard dnnl_stream_create(&stream, e, dnnl_stream_default_flags.rawValue) == dnnl_success, let s = stream else {
+            return .failure(.dnnl("cannot create a CPU stream"))
+        }
+        return .success(Context(engine: e, stream: s))
+    }()
+
+    static func engine() throws -> dnnl_engine_t { try context.get().engine }
+
+    static let executionLock = NSLock()
+    nonisolated(unsafe) static var scratch: TensorStorage?
+
+    @inline(__always)
+    static func check(_ status: dnnl_status_t, _ what: @autoclosure () -> String) throws {
+        if status != dnnl_success { throw TensorError.dnnl("\(what()) failed (status \(status.rawValue))") }
+    }
+
+    /// A memory descriptor from dims and a format tag (`dnnl_format_tag_any` lets a primitive choose).
+    static func md(_ dims: [Int], _ tag: dnnl_format_tag_t) throws -> dnnl_memory_desc_t {
+        var md = dnnl_memory_desc_t()
+        var d = [Int64](repeating: 0, count: Int(DNNL_MAX_NDIMS))
+        for (i, v) in dims.enumerated() { d[i] = Int64(v) }
+        try check(dnnl_memory_desc_init_by_tag(&md, Int32(dims.count), d, dnnl_f32, tag), "memory descriptor \(dims)")
+        return md
+    }
+
+    /// A memory descriptor from dims and element strides.
+    static func md(_ dims: [Int], strides: [Int]) throws -> dnnl_memory_desc_t {
+        var md = dnnl_memory_desc_t()
+        var d = [Int64](repeating: 0, count: Int(DNNL_MAX_NDIMS))
+        var s = [Int64](repeating: 0, count: Int(DNNL_MAX_NDIMS))
+        for (i, v) in dims.enumerated() { d[i] = Int64(v); s[i] = Int64(strides[i]) }
+        try check(dnnl_memory_desc_init_by_strides(&md, Int32(dims.count), d, dnnl_f32, s), "memory descriptor \(dims)")
+        return md
+    }
+
+    /// The descriptor of a tensor as it is laid out.
+    static func md(of t: Tensor) throws -> dnnl_memory_desc_t {
+        switch t.layout {
+        case .nChw16c: return try md(t.shape, dnnl_nChw16c)
+        case .plain: return try md(t.shape, plainTag(t.rank))
+        }
+    }
+
+    static func plainTag(_ rank: Int) -> dnnl_format_tag_t {
+        switch rank {
+        case 1: return dnnl_a
+        case 2: return dnnl_ab
+        case 3: return dnnl_abc
+        case 4: return dnnl_abcd
+        default: return dnnl_abcde
+        }
+    }
+
+    static func equal(_ a: dnnl_memory_desc_t, _ b: dnnl_memory_desc_t) -> Bool {
+        var a = a, b = b
+        return dnnl_memory_desc_equal(&a, &b) != 0
+    }
+
+    /// Bytes a descriptor spans.
+    static func size(_ md: dnnl_memory_desc_t) -> Int {
+        var md = md
+        return Int(dnnl_memory_desc_get_size(&md))
+    }
+
+    /// Which of our layouts a 4-d descriptor is, if any.
+    static func layout(of md: dnnl_memory_desc_t, dims: [Int]) -> TensorLayout? {
+        if let m = try? DNNL.md(dims, dnnl_nChw16c), equal(m, md) { return .nChw16c }
+        if let m = try? DNNL.md(dims, plainTag(dims.count)), equal(m, md) { return .plain }
+        return nil
+    }
+
+    /// Attributes: user-managed scratchpad plus optional post-ops.
+    static func attr(sum: Bool = false, eltwise: (dnnl_alg_kind_t, Float, Float)? = nil) throws -> dnnl_primitive_attr_t {
+        var attr: dnnl_primitive_attr_t?
+        try check(dnnl_primitive_attr_create(&attr), "attribute creation")
+        guard let a = attr else { throw TensorError.dnnl("attribute creation returned nothing") }
+        try check(dnnl_primitive_attr_set_scratchpad_mode(a, dnnl_scratchpad_mode_user), "scratchpad mode")
+        if sum || eltwise != nil {
+            var po: dnnl_post_ops_t?
+            try check(dnnl_post_ops_create(&po), "post-ops creation")
+            guard let p = po else { throw TensorError.dnnl("post-ops creation returned nothing") }
+            defer { dnnl_post_ops_destroy(p) }
+            if sum { try check(dnnl_post_ops_append_sum(p, 1.0), "sum post-op") }
+            if let (alg, alpha, beta) = eltwise {
+                try check(dnnl_post_ops_append_eltwise(p, 1.0, alg, alpha, beta), "eltwise post-op")
+            }
+            try check(dnnl_primitive_attr_set_post_ops(a, p), "post-ops")
+        }
+        return a
+    }
+}
+
+/// An executable oneDNN primitive with its descriptor; destroyed with the object.
+final class DNNLPrimitive: @unchecked Sendable {
+    let pd: dnnl_primitive_desc_t
+    let primitive: dnnl_primitive_t
+    let scratchBytes: Int
+
+    /// Creates the primitive from an operation descriptor (pointer to a dnnl_*_desc_t). oneDNN lists candidate
+    /// implementations best first; `prefer` (an implementation name such as "jit:avx512_core") picks a later one
+    /// when it is among them.
+    convenience init(opDesc: UnsafeRawPointer, attr: dnnl_primitive_attr_t, what: String, prefer: String? = nil) throws {
+        var it: dnnl_primitive_desc_iterator_t?
+        try DNNL.check(dnnl_primitive_desc_iterator_create(&it, opDesc, attr, try DNNL.engine(), nil), "\(what) descriptor")
+        guard let iter = it else { throw TensorError.dnnl("\(what) descriptor missing") }
+        defer { dnnl_primitive_desc_iterator_destroy(iter) }
+        var chosen: dnnl_primitive_desc_t?
+        var first: dnnl_primitive_desc_t?
+        repeat {
+            guard let pd = dnnl_primitive_desc_iterator_fetch(iter) else { break }
+            let name = DNNLPrimitive.implementationName(pd)
+            if first == nil { first = pd } else if chosen == nil, let want = prefer, name == want { chosen = pd } else {
+                dnnl_primitive_desc_destroy(pd)
+            }
+            if prefer == nil || chosen != nil { break }
+        } while dnnl_primitive_desc_iterator_next(iter) == dnnl_success
+        if let c = chosen, let f = first {
+            dnnl_primitive_desc_destroy(f)
+            try self.init(pd: c, what: what)
+        } else if let f = first {
+            try self.init(pd: f, what: what)
+        } else {
+            throw TensorError.dnnl("no implementation for \(what)")
+        }
+    }
+
+    static func implementationName(_ pd: dnnl_primitive_desc_t) -> String {
+        var info: UnsafePointer<CChar>?
+        guard dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &info) == dnnl_success, let i = info else {
+            return "?"
+        }
+        return String(cString: i)
+    }
+
+    /// Takes ownership of `pd` and creates its primitive.
+    init(pd: dnnl_primitive_desc_t, what: String) throws {
+        var prim: dnnl_primitive_t?
+        let status = dnnl_primitive_create(&prim, pd)
+        guard status == dnnl_success, let pr = prim else {
+            dnnl_primitive_desc_destroy(pd)
+            throw TensorError.dnnl("\(what) creation failed (status \(status.rawValue))")
+        }
+        self.pd = pd
+        self.primitive = pr
+        if let s = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0) {
+            scratchBytes = DNNL.size(s.pointee)
+        } else {
+            scratchBytes = 0
+        }
+    }
+
+    /// A reorder from one layout to another.
+    static func reorder(from src: dnnl_memory_desc_t, to dst: dnnl_memory_desc_t) throws -> DNNLPrimitive {
+        var s = src, d = dst
+        let engine = try DNNL.engine()
+        let attr = try DNNL.attr()
+        defer { dnnl_primitive_attr_destroy(attr) }
+        var pd: dnnl_primitive_desc_t?
+        try DNNL.check(dnnl_reorder_primitive_desc_create(&pd, &s, engine, &d, engine, attr), "reorder descriptor")
+        guard let p = pd else { throw TensorError.dnnl("reorder descriptor missing") }
+        return try DNNLPrimitive(pd: p, what: "reorder")
+    }
+
+    deinit {
+        dnnl_primitive_destroy(primitive)
+        dnnl_primitive_desc_destroy(pd)
+    }
+
+    func md(_ query: dnnl_query_t, _ index: Int32 = 0) -> dnnl_memory_desc_t? {
+        dnnl_primitive_desc_query_md(pd, query, index)?.pointee
+    }
+
+    /// Implementation name (e.g. "jit:avx512_core"), to spot slow reference fallbacks.
+    var implementation: String { DNNLPrimitive.implementationName(pd) }
+
+    /// Runs the primitive on raw buffers: `args` pairs an argument id (DNNL_ARG_*) with a descriptor and pointer.
+    func execute(_ args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)]) throws {
+        let ctx = try DNNL.context.get()
+        DNNL.executionLock.lock()
+        defer { DNNL.executionLock.unlock() }
+        Threading.applyToOpenMP()
+        var mems: [dnnl_memory_t] = []
+        defer { for m in mems { dnnl_memory_destroy(m) } }
+        var exec: [dnnl_exec_arg_t] = []
+        for (arg, md, ptr) in args {
+            var m: dnnl_memory_t?
+            var d = md
+            try DNNL.check(dnnl_memory_create(&m, &d, ctx.engine, ptr), "memory object")
+            guard let mm = m else { throw TensorError.dnnl("memory object missing") }
+            mems.append(mm)
+            exec.append(dnnl_exec_arg_t(arg: arg, memory: mm))
+        }
+        if scratchBytes > 0, let smd = md(dnnl_query_scratchpad_md) {
+            let floats = (scratchBytes + 3) / 4
+            if (DNNL.scratch?.capacity ?? 0) < floats { DNNL.scratch = TensorStorage(uninitialized: floats) }
+            var m: dnnl_memory_t?
+            var d = smd
+            try DNNL.check(dnnl_memory_create(&m, &d, ctx.engine, DNNL.scratch!.pointer), "scratchpad memory")
+            guard let mm = m else { throw TensorError.dnnl("scratchpad memory missing") }
+            mems.append(mm)
+            exec.append(dnnl_exec_arg_t(arg: Int32(DNNL_ARG_SCRATCHPAD), memory: mm))
+        }
+        try DNNL.check(dnnl_primitive_execute(primitive, ctx.stream, Int32(exec.count), exec), "execution")
+        try DNNL.check(dnnl_stream_wait(ctx.stream), "stream wait")
+    }
+}
