@@ -54,10 +54,14 @@ public final class Unpickler {
     private var globalsSet: Set<PyGlobal> = []
     private var disallowed: [String] = []
     private var opStart = 0
+    private let startOffset: Int
+    /// End of the current FRAME (strict mode checks that no opcode straddles it).
+    private var frameEnd: Int?
 
     /// Interprets the pickle that starts at `offset` in `data` and stops right after its STOP.
     public init(_ data: UnsafeRawBufferPointer, offset: Int = 0, hooks: PickleHooks?, options: UnpicklerOptions = .init()) {
         self.reader = ByteReader(data, offset: offset)
+        self.startOffset = offset
         self.hooks = hooks
         self.options = options
     }
@@ -90,6 +94,10 @@ public final class Unpickler {
                                     warnings: warnings, globals: globalsSeen)
             }
             try execute(op)
+            if options.strict, let end = frameEnd {
+                if reader.offset > end { throw PickleError.malformed("opcode at \(opStart) runs past the end of its FRAME at \(end)", offset: opStart) }
+                if reader.offset == end { frameEnd = nil }
+            }
         }
     }
 
@@ -180,9 +188,9 @@ public final class Unpickler {
             try push(.py2str(try reader.array(n, "BINSTRING")))
         case .shortBinstring: try push(.py2str(try reader.array(Int(try reader.u8()), "SHORT_BINSTRING")))
         case .unicode: try push(.str(try rawUnicodeEscape(try reader.line("UNICODE"))))
-        case .binunicode: try push(.str(utf8(try reader.array(try length(4, "BINUNICODE"), "BINUNICODE"))))
-        case .shortBinunicode: try push(.str(utf8(try reader.array(Int(try reader.u8()), "SHORT_BINUNICODE"))))
-        case .binunicode8: try push(.str(utf8(try reader.array(try length(8, "BINUNICODE8"), "BINUNICODE8"))))
+        case .binunicode: try push(.str(try utf8(try reader.array(try length(4, "BINUNICODE"), "BINUNICODE"))))
+        case .shortBinunicode: try push(.str(try utf8(try reader.array(Int(try reader.u8()), "SHORT_BINUNICODE"))))
+        case .binunicode8: try push(.str(try utf8(try reader.array(try length(8, "BINUNICODE8"), "BINUNICODE8"))))
         case .binbytes: try push(.bytes(try reader.array(try length(4, "BINBYTES"), "BINBYTES")))
         case .shortBinbytes: try push(.bytes(try reader.array(Int(try reader.u8()), "SHORT_BINBYTES")))
         case .binbytes8: try push(.bytes(try reader.array(try length(8, "BINBYTES8"), "BINBYTES8")))
@@ -282,7 +290,7 @@ public final class Unpickler {
             let state = try pop(op)
             try build(try top(op), state: state)
         case .persid:
-            let pid = utf8(try reader.line("PERSID"))
+            let pid = try utf8(try reader.line("PERSID"))
             try push(try persistentLoad(.str(pid)))
         case .binpersid:
             try push(try persistentLoad(try pop(op)))
@@ -291,12 +299,16 @@ public final class Unpickler {
         case .proto:
             let v = Int(try reader.u8("PROTO"))
             guard v <= 5 else { throw PickleError.unsupportedProtocol(v, offset: opStart) }
-            if protocolVersion == nil { protocolVersion = v }
+            guard opStart == startOffset else { throw PickleError.malformed("PROTO may only be the first opcode", offset: opStart) }
+            protocolVersion = v
         case .frame:
             let n = try reader.uint(8, "FRAME length")
             // FRAME is only a buffering hint; nothing executes, so ignoring it cannot hide a payload (spec §3.3).
-            if options.strict, n > UInt64(reader.remaining) {
-                throw PickleError.malformed("FRAME of \(n) bytes runs past the end of the data", offset: opStart)
+            if options.strict {
+                guard n <= UInt64(reader.remaining) else {
+                    throw PickleError.malformed("FRAME of \(n) bytes runs past the end of the data", offset: opStart)
+                }
+                frameEnd = n == 0 ? nil : reader.offset + Int(n)
             }
         }
     }
@@ -398,15 +410,27 @@ public final class Unpickler {
 
     private func nameLine(_ what: String) throws -> String {
         let bytes = try reader.line(what, maxLength: 4096)
-        guard let s = String(validating: bytes, as: UTF8.self), !s.isEmpty, !s.contains("\r") else {
+        // A trailing CR is kept, as CPython keeps it (`os.system\r` must never become `os.system`).
+        guard let s = String(validating: bytes, as: UTF8.self), !s.isEmpty else {
             throw PickleError.malformed("\(what) is not a valid UTF-8 name", offset: opStart)
         }
         return s
     }
 
-    private func utf8(_ bytes: [UInt8]) -> String {
-        // CPython decodes with surrogatepass; lone surrogates become U+FFFD here rather than a crash (spec §3.4).
-        String(decoding: bytes, as: UTF8.self)
+    /// UTF-8 as CPython's `surrogatepass` decodes it: encoded surrogates are accepted (they become U+FFFD here),
+    /// anything else invalid is an error (spec §3.4).
+    private func utf8(_ bytes: [UInt8]) throws -> String {
+        if let s = String(validating: bytes, as: UTF8.self) { return s }
+        var cleaned = bytes
+        var i = 0
+        while i + 2 < cleaned.count {
+            if cleaned[i] == 0xED, (0xA0...0xBF).contains(cleaned[i + 1]), (0x80...0xBF).contains(cleaned[i + 2]) {
+                cleaned.replaceSubrange(i..<(i + 3), with: [0xEF, 0xBF, 0xBD])
+            }
+            i += 1
+        }
+        guard let s = String(validating: cleaned, as: UTF8.self) else { throw PickleError.malformed("string is not valid UTF-8", offset: opStart) }
+        return s
     }
 
     private func decimalIndex(_ text: String) throws -> UInt64 {

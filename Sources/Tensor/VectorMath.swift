@@ -48,10 +48,17 @@ public func vexp(_ x: Vec16) -> Vec16 {
     return r
 }
 
-/// x · sigmoid(x), computed as PyTorch's CPU kernel does: x / (1 + e^-x).
+/// sigmoid(x) = 1 / (1 + e^-x), as PyTorch's CPU kernel computes it.
+@inline(__always)
+public func vsigmoid(_ x: Vec16) -> Vec16 {
+    1 / (1 + vexp(-x))
+}
+
+/// x · sigmoid(x), in the form taming/ldm write it (`x*torch.sigmoid(x)`: the sigmoid is rounded to float, then
+/// multiplied). torch.nn.functional.silu instead divides, x / (1 + e^-x); the two differ by about 1 ulp.
 @inline(__always)
 public func vsilu(_ x: Vec16) -> Vec16 {
-    x / (1 + vexp(-x))
+    x * vsigmoid(x)
 }
 
 /// tanh per lane: odd polynomial for |x| < 0.625, otherwise 1 - 2/(e^{2|x|} + 1) with the sign restored.

@@ -56,7 +56,7 @@ public final class Checkpoint {
             format = .legacy
         } else if Checkpoint.looksSafetensors(b) {
             format = .safetensors
-        } else if b.count >= 2, b[0] == 0x80, (2...5).contains(b[1]) {
+        } else if b.count >= 2, b[0] == 0x80, (2...5).contains(b[1]), Checkpoint.isPlainPickleName(file.path) {
             format = .pickle
         } else if b.count >= 8, Array(b[0..<8]) == Array("PYTORCH1".utf8) {
             throw CheckpointError.unknownFormat("the 2018 preview container (PYTORCH1) is not supported")
@@ -85,6 +85,13 @@ public final class Checkpoint {
         if b.count >= i + 12, b[i] == 0x8A, b[i + 1] == 0x0A, Array(b[(i + 2)..<(i + 12)]) == legacyMagic { return true }
         let text = Array("L119547037146038801333356".utf8)
         return b.count >= text.count && Array(b[0..<text.count]) == text
+    }
+
+    /// Plain pickles are only accepted under a pickle file name: a `.pt` that starts like a pickle but is not a
+    /// legacy checkpoint is a corrupt (or crafted, spec H33) legacy file.
+    static func isPlainPickleName(_ path: String) -> Bool {
+        let lower = path.lowercased()
+        return lower.hasSuffix(".pkl") || lower.hasSuffix(".pickle") || path.hasPrefix("<")
     }
 
     static func looksSafetensors(_ b: UnsafeRawBufferPointer) -> Bool {

@@ -52,8 +52,10 @@ final class TorchHooks: PickleHooks {
             throw CheckpointError.invalid("persistent id must be a tuple starting with a name, got \(pid.typeName)")
         }
         let items = t.items
-        if typename == "module", case .legacy = style, items.count >= 2 {
-            return items[1]  // whole-module saves: the class itself; only source-change warnings depend on the rest
+        if typename == "module", case .legacy = style {
+            // Whole-module saves: ('module', class, source_file, source_text) resolves to the class itself.
+            guard items.count == 4, case .global = items[1] else { throw CheckpointError.invalid("malformed ('module', ...) persistent id") }
+            return items[1]
         }
         guard typename == "storage" else { throw CheckpointError.invalid("persistent id of kind '\(typename)' is not a storage") }
         switch style {

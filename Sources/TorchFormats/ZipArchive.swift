@@ -112,7 +112,12 @@ public final class ZipArchive {
                 }
             }
             guard let name = String(validating: nameBytes, as: UTF8.self) else { throw CheckpointError.zip("entry name is not UTF-8") }
-            guard flags & 0x41 == 0 else { throw CheckpointError.zip("entry \(name) is encrypted") }
+            // Bit 0 marks encryption; other flag bits (data descriptor, UTF-8 names...) are harmless (spec H28).
+            guard flags & 0x01 == 0 else { throw CheckpointError.zip("entry \(name) is encrypted") }
+            // Nothing is ever extracted, but a name that climbs out of its folder is a sign of a crafted archive.
+            guard !name.split(separator: "/").contains("..") && !name.hasPrefix("/") else {
+                throw CheckpointError.zip("entry name '\(name)' escapes the archive folder")
+            }
             guard method == 0 || method == 8 else { throw CheckpointError.zip("entry \(name) uses compression method \(method) (only stored and deflate are supported)") }
             guard byName[name] == nil else { throw CheckpointError.zip("duplicate entry \(name) (loaders disagree on which one counts, so it is refused)") }
             guard usize <= UInt64(Int.max / 2), csize <= UInt64(n), lho < UInt64(n) else {

@@ -1,1 +1,0 @@
-// NN: owned by its issue; see ../shared/DESIGN.md.

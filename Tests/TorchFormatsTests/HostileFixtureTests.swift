@@ -1,0 +1,63 @@
+// The hostile list of spec §11.5 (H1-H41): code-execution pickles, malformed opcodes, memo and stack abuse, huge
+// declared lengths, deep nesting, size/stride overflow, short and long storages, zip tricks, bombs, polyglots.
+// Each must end as its manifest says (an error naming the problem, or a harmless load) in bounded time and memory,
+// and no canary file may ever appear.
+
+import Foundation
+import PickleVM
+import TorchFormats
+import XCTest
+
+final class HostileFixtureTests: XCTestCase {
+    func testEveryHostileFixtureEndsAsExpected() throws {
+        let dir = Fixtures.root.appendingPathComponent("loader/hostile")
+        let manifest = try XCTUnwrap(try Fixtures.json(dir.appendingPathComponent("manifest.json").path) as? [[String: Any]])
+        XCTAssertGreaterThan(manifest.count, 100)
+        var strict = LoadOptions()
+        strict.strict = true
+        var ids = Set<String>()
+        for entry in manifest {
+            let file = try XCTUnwrap(entry["file"] as? String)
+            let path = dir.appendingPathComponent(file).path
+            let expect = entry["expect"] as? String ?? "?"
+            let contains = entry["contains"] as? String
+            ids.insert(entry["id"] as? String ?? "")
+            if let canary = entry["canary"] as? String { try? FileManager.default.removeItem(atPath: canary) }
+            let start = Date()
+            var permissive: Checkpoint?
+            var permissiveError: Error?
+            do { permissive = try Checkpoint.open(path: path) } catch { permissiveError = error }
+            if let c = permissive {  // whatever loads must also be usable without trouble
+                for (_, t) in c.allTensors() { _ = try? t.sha256() }
+                _ = try? c.stateDict()
+                _ = PlainValues.convert(c.root).render()
+            }
+            switch expect {
+            case "error":
+                guard let e = permissiveError else { XCTFail("\(file): loaded, expected an error"); break }
+                if let contains { XCTAssertTrue("\(e)".localizedCaseInsensitiveContains(contains), "\(file): '\(e)' lacks '\(contains)'") }
+                XCTAssertFalse("\(e)".contains("\n"), "\(file): error message must be one line")
+            case "load", "load-warn", "error-strict":
+                guard let c = permissive else { XCTFail("\(file): \(permissiveError.map { "\($0)" } ?? "?"), expected a load"); break }
+                if expect == "load-warn" { XCTAssertFalse(c.warnings.isEmpty, "\(file): expected a warning") }
+                if expect == "error-strict" {
+                    XCTAssertThrowsError(try Checkpoint.open(path: path, options: strict), file) { e in
+                        if let contains { XCTAssertTrue("\(e)".contains(contains), "\(file): strict error '\(e)' lacks '\(contains)'") }
+                    }
+                }
+                for (name, values) in entry["check"] as? [String: [Double]] ?? [:] {
+                    let t = c.allTensors().first { $0.name == name }?.tensor
+                    XCTAssertEqual(try t?.doubles(), values, "\(file): \(name)")
+                }
+            default:
+                XCTFail("\(file): unknown expectation \(expect)")
+            }
+            XCTAssertLessThan(Date().timeIntervalSince(start), 5, "\(file) took too long")
+            if let canary = entry["canary"] as? String { XCTAssertFalse(FileManager.default.fileExists(atPath: canary), "\(file) executed code!") }
+        }
+        XCTAssertGreaterThanOrEqual(ids.count, 35, "hostile cases cover fewer spec ids than expected: \(ids.sorted())")
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        XCTAssertLessThan(usage.ru_maxrss, 2 << 20, "peak memory \(usage.ru_maxrss) KiB while loading hostile files")
+    }
+}
