@@ -1,0 +1,98 @@
+"""Compare tools/reference against the upstream sources (read from the mirrors), same weights, same input."""
+import sys, types, importlib.util, argparse
+import numpy as np, torch
+sys.path.insert(0, '/work/main/tools')
+np.float = float  # enhancing-transformers uses np.float (removed in numpy >= 1.24)
+torch.set_num_threads(2)
+
+def load(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    m = importlib.util.module_from_spec(spec); sys.modules[name] = m; spec.loader.exec_module(m); return m
+
+def stub(name, **attrs):
+    m = types.ModuleType(name); m.__dict__.update(attrs); sys.modules[name] = m; return m
+
+for p in ['ldm', 'ldm.modules', 'taming', 'taming.modules', 'taming.modules.diffusionmodules', 'src', 'src.models',
+          'src.local_vector_quantize_pytorch', 'diffusers', 'diffusers.models', 'diffusers.models.autoencoders']:
+    stub(p)
+stub('ldm.util', instantiate_from_config=None)
+stub('ldm.modules.attention', LinearAttention=object)
+stub('pyprojroot', here=lambda: '.')
+stub('diffusers.models.autoencoders.vae', Encoder=None, Decoder=None)
+ldm_model = load('ldm.modules.diffusionmodules.model', '/tmp/up/ldm_model.py')
+taming_model = load('taming.modules.diffusionmodules.model', '/tmp/up/taming_model.py')
+tq = load('taming_quantize', '/tmp/up/taming_quantize.py')
+load('src.models.model_utils', '/tmp/up/rt_model_utils.py')
+load('src.local_vector_quantize_pytorch.vector_quantize_pytorch', '/tmp/up/rt_local_vq.py')
+rt_up = load('rt_vq_vae', '/tmp/up/rt_vq_vae.py')
+enh_layers = load('enh_layers', '/tmp/up/enh_layers.py')
+enh_q = load('enh_quantizers', '/tmp/up/enh_quantizers.py')
+
+from reference import ldm_vqgan, rt_vqvae, vit_vqgan
+from vqrt_rng import fill_state_dict
+
+def report(tag, a, b):
+    a, b = a.detach().double(), b.detach().double()
+    print(f'{tag:55s} maxabs {float((a - b).abs().max()):.3e}', flush=True)
+
+# ---- ldm
+for name, cfg in [('vq-f8 (ch 32 variant)', dict(ddconfig=ldm_vqgan._dd((1,2,2,4),[16],4,ch=32,resolution=128), n_embed=64, embed_dim=4)),
+                  ('vq-f4-noattn (ch 32)', dict(ddconfig=ldm_vqgan._dd((1,2,4),[],3,attn_type='none',ch=32,resolution=64), n_embed=64, embed_dim=3))]:
+    ref = ldm_vqgan.build(cfg).eval(); fill_state_dict(ref, 7)
+    class Up(torch.nn.Module):
+        def __init__(s):
+            super().__init__()
+            s.encoder = ldm_model.Encoder(**cfg['ddconfig']); s.decoder = ldm_model.Decoder(**cfg['ddconfig'])
+            s.quantize = tq.VectorQuantizer2(cfg['n_embed'], cfg['embed_dim'], beta=0.25, remap=None, sane_index_shape=True)
+            s.quant_conv = torch.nn.Conv2d(cfg['ddconfig']['z_channels'], cfg['embed_dim'], 1)
+            s.post_quant_conv = torch.nn.Conv2d(cfg['embed_dim'], cfg['ddconfig']['z_channels'], 1)
+    up = Up().eval(); print(up.load_state_dict(ref.state_dict(), strict=True))
+    assert list(up.state_dict()) == list(ref.state_dict())
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        h = up.quant_conv(up.encoder(x)); zq, _, (_, _, ind) = up.quantize(h); rec_up = up.decoder(up.post_quant_conv(zq))
+        lat, codes = ref.encode(x); rec_ref = ref(x)
+        report(f'ldm {name} latents', lat, h); print('   codes equal', torch.equal(codes, ind), 'distinct', codes.unique().numel())
+        report(f'ldm {name} forward recon', rec_ref, rec_up)
+        e = up.quantize.get_codebook_entry(ind.reshape(-1), (2, h.shape[2], h.shape[3], cfg['embed_dim']))
+        report(f'ldm {name} decode_codes vs upstream get_codebook_entry', ref.decode_codes(codes), up.decoder(up.post_quant_conv(e)))
+
+# ---- rt-vqvae, full-size upstream class (needs args.dataset imagenet), small input
+for f in (8, 4):
+    for cb in ('cosine', 'euclidean'):
+        args = argparse.Namespace(dataset='imagenet', f=f, codebook=cb, commit_weight=1.0)
+        up = rt_up.VQVAE(args).eval(); ref = rt_vqvae.build(f, cb).eval()
+        fill_state_dict(ref, 11)
+        if cb == 'cosine':   # realistic unit-norm codebook
+            with torch.no_grad(): ref.vq._codebook.embed.copy_(torch.nn.functional.normalize(ref.vq._codebook.embed, dim=-1))
+        print(up.load_state_dict(ref.state_dict(), strict=True)); assert list(up.state_dict()) == list(ref.state_dict())
+        x = torch.randn(1, 3, 64, 64)
+        with torch.no_grad():
+            _, _, rec_up = up(x, return_rec=True)
+            lat, codes = ref.encode(x)
+            e = up.pre_quant_proj(up.encoder(x).permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+            if cb == 'cosine': e = e / torch.norm(e, dim=1, keepdim=True)
+            _, ind, _ = up.vq(e)
+            report(f'rt f={f} {cb} forward recon', ref(x), rec_up)
+            print('   codes equal', torch.equal(codes, ind), 'distinct', codes.unique().numel())
+            report(f'rt f={f} {cb} decode_codes vs upstream forward', ref.decode_codes(codes), rec_up)
+
+# ---- vit (small-ish config through upstream layers + quantizer)
+cfg = dict(image_size=32, patch_size=8, encoder=dict(dim=64, depth=2, heads=4, mlp_dim=128), decoder=dict(dim=64, depth=2, heads=4, mlp_dim=128), quantizer=dict(embed_dim=8, n_embed=64))
+ref = vit_vqgan.build(cfg).eval(); fill_state_dict(ref, 5)
+with torch.no_grad():
+    ref.encoder.en_pos_embedding.copy_(torch.from_numpy(vit_vqgan.sincos_pos_embed(64, 4, 4))[None]); ref.decoder.de_pos_embedding.copy_(ref.encoder.en_pos_embedding)
+class UpV(torch.nn.Module):
+    def __init__(s):
+        super().__init__()
+        s.encoder = enh_layers.ViTEncoder(image_size=32, patch_size=8, **cfg['encoder']); s.decoder = enh_layers.ViTDecoder(image_size=32, patch_size=8, **cfg['decoder'])
+        s.quantizer = enh_q.VectorQuantizer(**cfg['quantizer']); s.pre_quant = torch.nn.Linear(64, 8); s.post_quant = torch.nn.Linear(8, 64)
+up = UpV().eval(); print('pos-emb equal (fresh upstream vs ref formula)', torch.equal(up.encoder.en_pos_embedding, ref.encoder.en_pos_embedding))
+print(up.load_state_dict(ref.state_dict(), strict=True)); assert list(up.state_dict()) == list(ref.state_dict())
+x = torch.rand(2, 3, 32, 32)
+with torch.no_grad():
+    h = up.pre_quant(up.encoder(x)); zq, _, ind = up.quantizer(h); rec_up = up.decoder(up.post_quant(zq))
+    lat, codes = ref.encode(x)
+    report('vit latents', lat, h); print('   codes equal', torch.equal(codes.reshape(2, -1), ind), 'distinct', codes.unique().numel())
+    report('vit forward recon', ref(x), rec_up)
+    q = up.quantizer.norm(up.quantizer.embedding(ind)); report('vit decode_codes vs upstream decode_codes path', ref.decode_codes(codes), up.decoder(up.post_quant(q)))
