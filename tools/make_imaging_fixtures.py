@@ -250,6 +250,9 @@ def _pil_rgb(path):
 def make_decode():
     from PIL import Image
     d = os.path.join(OUT, "decode")
+    if os.path.isdir(d):
+        for f in os.listdir(d):
+            os.remove(os.path.join(d, f))
     os.makedirs(d, exist_ok=True)
     rng = np.random.default_rng(7)
     rgb = _natural("chelsea", 45, 30)                         # 30x45 RGB
@@ -372,6 +375,155 @@ def make_decode():
         f.write("\n")
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# Resize kernels, presets and output mappings.
+
+def fnv1a64(b):
+    h = 0xCBF29CE484222325
+    for x in b:
+        h ^= x
+        h = (h * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return "%016x" % h
+
+
+def albumentations_smallest_max_size(img, max_size):
+    """albumentations 0.4.3 `SmallestMaxSize` (taming's pin): py3round(side * scale), cv2.INTER_LINEAR."""
+    import cv2
+    height, width = img.shape[:2]
+    scale = max_size / float(min(width, height))
+    if scale != 1.0:
+        new_height, new_width = tuple(int(round(dim * scale)) for dim in (height, width))  # py3 round = half-even
+        img = cv2.resize(img, dsize=(new_width, new_height), interpolation=cv2.INTER_LINEAR)
+    return img
+
+
+def albumentations_center_crop(img, h, w):
+    height, width = img.shape[:2]
+    y1 = (height - h) // 2
+    x1 = (width - w) // 2
+    return img[y1:y1 + h, x1:x1 + w]
+
+
+def make_resize():
+    import cv2
+    import torch
+    import torchvision
+    import torchvision.transforms as T
+    import torch.nn.functional as F
+    from PIL import Image
+
+    d = os.path.join(OUT, "resize")
+    if os.path.isdir(d):
+        for f in os.listdir(d):
+            os.remove(os.path.join(d, f))
+    os.makedirs(d, exist_ok=True)
+    src_a = _natural("chelsea", 97, 61)
+    src_b = _natural("coffee", 120, 80)
+    src_c = _natural("astronaut", 40, 30)
+    srcs = {"a": src_a, "b": src_b, "c": src_c}
+    for k, v in srcs.items():
+        with open(os.path.join(d, "src_%s.png" % k), "wb") as f:
+            f.write(png_bytes(v, 2, 8))
+    cases = []
+
+    def save(name, arr):
+        np.save(os.path.join(d, name + ".npy"), np.ascontiguousarray(arr))
+        return name + ".npy"
+
+    # PIL Image.resize, every filter, down / up / one axis.
+    filters = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC, "lanczos": Image.LANCZOS,
+               "box": Image.BOX, "hamming": Image.HAMMING}
+    pa = Image.fromarray(src_a)
+    for fname, f in filters.items():
+        for (w, h) in ((41, 29), (113, 67), (97, 40), (50, 61), (13, 200)):
+            out = np.asarray(pa.resize((w, h), f))
+            cases.append({"op": "pil_resize", "src": "a", "filter": fname, "width": w, "height": h,
+                          "expected": save("pil_%s_%dx%d" % (fname, w, h), out)})
+    # torchvision on PIL.
+    for (name, t) in (("tv_resize_short40", T.Resize(40)), ("tv_resize_33x45", T.Resize((33, 45))),
+                      ("tv_centercrop_50", T.CenterCrop(50)), ("tv_centercrop_80x120", T.CenterCrop((80, 120))),
+                      ("tv_centercrop_70x30", T.CenterCrop((70, 30))), ("tv_centercrop_60x96", T.CenterCrop((60, 96)))):
+        out = np.asarray(t(pa))
+        cases.append({"op": name, "src": "a", "expected": save(name, out)})
+    # OpenCV INTER_LINEAR (uint8), including the exact-2x area path and tails of various widths.
+    for key, (w, h) in (("a", (41, 29)), ("a", (113, 67)), ("a", (96, 60)), ("b", (60, 40)), ("b", (40, 40)),
+                        ("b", (37, 80)), ("c", (100, 75)), ("a", (31, 200))):
+        out = cv2.resize(srcs[key], (w, h), interpolation=cv2.INTER_LINEAR)
+        cases.append({"op": "cv2_linear", "src": key, "width": w, "height": h,
+                      "expected": save("cv2_%s_%dx%d" % (key, w, h), out)})
+    for key, size in (("a", 48), ("b", 40), ("c", 64), ("a", 61)):
+        out = albumentations_center_crop(albumentations_smallest_max_size(srcs[key], size), size, size)
+        cases.append({"op": "albu_smallest_center", "src": key, "size": size,
+                      "expected": save("albu_%s_%d" % (key, size), out)})
+    # F.interpolate bilinear on ToTensor(a).
+    xa = T.ToTensor()(pa).unsqueeze(0)
+    for (h, w) in ((31, 45), (73, 111)):
+        out = F.interpolate(xa, size=(h, w), mode="bilinear", align_corners=False)[0].numpy()
+        cases.append({"op": "interpolate", "src": "a", "width": w, "height": h,
+                      "expected": save("interp_%dx%d" % (w, h), out)})
+    out = F.interpolate(xa, size=(299, 299), mode="bilinear", align_corners=False)[0].numpy()
+    cases.append({"op": "interpolate", "src": "a", "width": 299, "height": 299,
+                  "fnv1a64": fnv1a64(out.astype("<f4").tobytes()),
+                  "rows": save("interp_299_rows", out[:, ::47, :]), "row_step": 47})
+
+    # Presets at resolution 48 (the geometry is parametrised; 256 behaves the same), and inception at 299.
+    mean = torch.tensor([0.4815, 0.4578, 0.4082])
+    std = torch.tensor([0.2686, 0.2613, 0.2758])
+    presets = []
+    for key in ("a", "c"):
+        im = Image.fromarray(srcs[key])
+        rt = T.Compose([T.CenterCrop((48, 48)), T.ToTensor(), T.Normalize(mean=mean, std=std)])(im).numpy()
+        presets.append({"preset": "rt-vqvae@48", "src": key, "expected": save("preset_rt_%s" % key, rt)})
+        ldm = albumentations_center_crop(albumentations_smallest_max_size(np.array(im).astype(np.uint8), 48), 48, 48)
+        ldm = (ldm / 127.5 - 1.0).astype(np.float32).transpose(2, 0, 1)
+        presets.append({"preset": "ldm-vqgan@48", "src": key, "expected": save("preset_ldm_%s" % key, ldm)})
+        vit = T.Compose([T.Resize((48, 48)), T.CenterCrop((48, 48)), T.ToTensor()])(im).numpy()
+        presets.append({"preset": "vit-vqgan@48", "src": key, "expected": save("preset_vit_%s" % key, vit)})
+        colab = T.Compose([T.Resize(48, interpolation=T.InterpolationMode.LANCZOS), T.CenterCrop(48), T.ToTensor()])(im)
+        presets.append({"preset": "vit-vqgan-colab@48", "src": key,
+                        "expected": save("preset_colab_%s" % key, colab.numpy())})
+        inc = F.interpolate(T.ToTensor()(im).unsqueeze(0), size=(299, 299), mode="bilinear", align_corners=False)
+        inc = (2 * inc - 1)[0].numpy()
+        presets.append({"preset": "inception", "src": key, "fnv1a64": fnv1a64(inc.astype("<f4").tobytes()),
+                        "rows": save("preset_inception_%s_rows" % key, inc[:, ::47, :]), "row_step": 47})
+
+    # Output mappings on values around and beyond the valid ranges.
+    rng = np.random.default_rng(11)
+    x = rng.uniform(-1.6, 1.6, size=(3, 9, 11)).astype(np.float32)
+    x.flat[:6] = [0.0, 1.0, -1.0, 0.99999994, 0.5, np.nan]
+    x01 = rng.uniform(-0.3, 1.3, size=(3, 9, 11)).astype(np.float32)
+    x01.flat[:4] = [0.0, 1.0, 0.99999994, np.nan]
+    xrt = rng.uniform(-2.6, 2.6, size=(3, 9, 11)).astype(np.float32)
+    save("map_in_sym", x)
+    save("map_in_unit", x01)
+    save("map_in_rt", xrt)
+    with np.errstate(invalid="ignore"):
+        # latent-diffusion sample_diffusion.py
+        sym = ((torch.from_numpy(x) + 1) * 127.5).clamp(0, 255).to(torch.uint8).numpy()
+        # enhancing-transformers callback: clamp(0, 1) then (x * 255).astype(np.uint8)
+        unit = (torch.from_numpy(x01).clamp(0, 1).numpy() * 255).astype(np.uint8)
+        # rotation_trick reconstruction_fid.py unnormalize + astype (numpy wraps), and the clamped variant
+        hwc = xrt.transpose(1, 2, 0)
+        un = hwc * np.array([0.2686, 0.2613, 0.2758]) + np.array([0.4815, 0.4578, 0.4082])
+        rt_wrap = (un * 255).astype(np.uint8).transpose(2, 0, 1)
+        rt_clamp = np.clip(un * 255, 0, 255).astype(np.uint8).transpose(2, 0, 1)
+    nan_pos = [(c, i // 11, i % 11) for c in range(3) for i in range(99)
+               if np.isnan(x[c].flat[i]) or np.isnan(x01[c].flat[i])]
+    maps = {"symmetric": {"input": "map_in_sym.npy", "expected": save("map_out_sym", sym)},
+            "unit": {"input": "map_in_unit.npy", "expected": save("map_out_unit", unit)},
+            "rt_wrap": {"input": "map_in_rt.npy", "expected": save("map_out_rt_wrap", rt_wrap)},
+            "rt_clamp": {"input": "map_in_rt.npy", "expected": save("map_out_rt_clamp", rt_clamp)}}
+
+    manifest = {"versions": {"numpy": np.__version__, "torch": torch.__version__,
+                             "torchvision": torchvision.__version__, "opencv": cv2.__version__,
+                             "pillow": Image.__version__,
+                             "torch_cpu_capability": torch.backends.cpu.get_cpu_capability()},
+                "cases": cases, "presets": presets, "mappings": maps, "nan_positions": nan_pos}
+    with open(os.path.join(d, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=1, sort_keys=True)
+        f.write("\n")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", choices=["npy", "images"], default=None)
@@ -380,6 +532,7 @@ def main():
         make_npy()
     if args.only in (None, "images"):
         make_decode()
+        make_resize()
 
 
 if __name__ == "__main__":
