@@ -1,0 +1,98 @@
+import Foundation
+import XCTest
+import NPY
+
+/// Fixtures/nn (written by tools/make_nn_fixtures.py): the manifest and its arrays.
+enum NNFixtures {
+    static let directory: URL = {
+        var url = URL(fileURLWithPath: #filePath)
+        while url.path != "/" {
+            url.deleteLastPathComponent()
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { break }
+        }
+        return url.appendingPathComponent("Fixtures/nn")
+    }()
+
+    static let manifest: [String: Any] = {
+        let url = directory.appendingPathComponent("manifest.json")
+        guard let data = try? Data(contentsOf: url),
+              let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
+        return obj
+    }()
+
+    static func cases(kind: String) -> [[String: Any]] {
+        ((manifest["cases"] as? [[String: Any]]) ?? []).filter { $0["kind"] as? String == kind }
+    }
+
+    static func array(_ file: String) throws -> NPYArray {
+        try NPY.read(path: directory.appendingPathComponent(file).path)
+    }
+
+    static func floats(_ file: String) throws -> (shape: [Int], values: [Float]) {
+        let a = try array(file)
+        return (a.shape, try a.floats())
+    }
+}
+
+/// One fixture case: its inputs, PyTorch outputs and tolerance.
+struct NNCase {
+    let name: String
+    let params: [String: Any]
+    let inputs: [String: String]
+    let outputShape: [Int]
+    let exact: Bool
+    let tolMax: Double
+    let tolRMS: Double
+    let torchMax: Double
+    let json: [String: Any]
+
+    init(_ j: [String: Any]) {
+        json = j
+        name = j["name"] as? String ?? "?"
+        params = j["params"] as? [String: Any] ?? [:]
+        inputs = j["inputs"] as? [String: String] ?? [:]
+        outputShape = j["output_shape"] as? [Int] ?? []
+        exact = j["exact"] as? Bool ?? false
+        let tol = j["tolerance"] as? [String: Double] ?? [:]
+        tolMax = tol["maxabs"] ?? 0
+        tolRMS = tol["rms"] ?? 0
+        torchMax = (j["torch_f32_vs_f64"] as? [String: Double])?["maxabs"] ?? 0
+    }
+
+    func input(_ key: String) throws -> (shape: [Int], values: [Float]) {
+        guard let f = inputs[key] else { throw NSError(domain: "fixture \(name) lacks input \(key)", code: 1) }
+        return try NNFixtures.floats(f)
+    }
+
+    /// Checks `got` (logical C-order values) against the float64 reference, or bitwise against the float32 output
+    /// for exact cases. Returns (maxabs, rms) for the summary.
+    @discardableResult
+    func check(_ got: [Float], shape: [Int], label: String = "", file: StaticString = #filePath, line: UInt = #line) throws -> (Double, Double) {
+        let tag = label.isEmpty ? name : "\(name) [\(label)]"
+        XCTAssertEqual(shape, outputShape, "\(tag): output shape", file: file, line: line)
+        if exact {
+            let want = try NNFixtures.floats(json["expected_f32"] as? String ?? "").values
+            XCTAssertEqual(got.count, want.count, "\(tag): count", file: file, line: line)
+            let same = zip(got, want).allSatisfy { $0.bitPattern == $1.bitPattern }
+            XCTAssertTrue(same, "\(tag): exact operation differs from PyTorch", file: file, line: line)
+            return (0, 0)
+        }
+        let want = try NNFixtures.array(json["expected_f64"] as? String ?? "").doubles()
+        guard got.count == want.count, !want.isEmpty else {
+            XCTFail("\(tag): \(got.count) values, expected \(want.count)", file: file, line: line)
+            return (.infinity, .infinity)
+        }
+        var maxabs = 0.0, sq = 0.0
+        for (g, w) in zip(got, want) {
+            let e = abs(Double(g) - w)
+            if !(e <= maxabs) { maxabs = e.isNaN ? .infinity : e }
+            sq += e * e
+        }
+        let rms = (sq / Double(want.count)).squareRoot()
+        XCTAssertLessThanOrEqual(maxabs, tolMax, "\(tag): max |vqrt − f64| = \(maxabs), torch f32 = \(torchMax)", file: file, line: line)
+        XCTAssertLessThanOrEqual(rms, tolRMS, "\(tag): rms = \(rms)", file: file, line: line)
+        print(String(format: "  %-34@ vqrt-f64 max %.3g rms %.3g | torch f32-f64 max %.3g (ratio %.2f)",
+                     tag as NSString, maxabs, rms, torchMax, torchMax > 0 ? maxabs / torchMax : 0))
+        return (maxabs, rms)
+    }
+}
