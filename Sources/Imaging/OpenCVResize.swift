@@ -68,26 +68,27 @@ public enum OpenCVResize {
         let ax = axis(src: image.width, dst: width, isX: true)
         let ay = axis(src: image.height, dst: height, isX: false)
         let sw = image.width, w3 = width * 3
-        // Horizontal pass results for each source row, computed once per row on demand.
-        var cache: [Int: [Int32]] = [:]
+        // Horizontal pass of the source rows the vertical pass reads (each computed once; rows are visited in
+        // increasing order, so rows above the current one are released).
+        var rows = [[Int32]?](repeating: nil, count: image.height)
         func hrow(_ y: Int) -> [Int32] {
-            if let r = cache[y] { return r }
+            if let r = rows[y] { return r }
             var r = [Int32](repeating: 0, count: w3)
             image.pixels.withUnsafeBufferPointer { s in
-                let base = y * sw * 3
-                for dx in 0..<width {
-                    let sx = ax.offset[dx] * 3
-                    for c in 0..<3 {
+                r.withUnsafeMutableBufferPointer { d in
+                    let base = y * sw * 3
+                    for dx in 0..<width {
+                        let sx = base + ax.offset[dx] * 3
                         if dx < ax.xmax {
-                            r[dx * 3 + c] = Int32(s[base + sx + c]) * ax.w0[dx] + Int32(s[base + sx + 3 + c]) * ax.w1[dx]
+                            let a0 = ax.w0[dx], a1 = ax.w1[dx]
+                            for c in 0..<3 { d[dx * 3 + c] = Int32(s[sx + c]) * a0 + Int32(s[sx + 3 + c]) * a1 }
                         } else {
-                            r[dx * 3 + c] = Int32(s[base + sx + c]) * 2048
+                            for c in 0..<3 { d[dx * 3 + c] = Int32(s[sx + c]) * 2048 }
                         }
                     }
                 }
             }
-            if cache.count > 4 { cache.removeAll(keepingCapacity: true) }
-            cache[y] = r
+            rows[y] = r
             return r
         }
         // Which samples of a row the SIMD loops cover (OpenCV: a loop over v_uint8 lanes (= 2 x int16 lanes) while
@@ -100,22 +101,30 @@ public enum OpenCVResize {
             while simdEnd < w3 - lanes16 { simdEnd += lanes16 }
         }
         var out = [UInt8](repeating: 0, count: w3 * height)
+        var lowest = 0
         for dy in 0..<height {
             let sy = ay.offset[dy]
-            let r0 = hrow(min(max(sy, 0), image.height - 1))
-            let r1 = hrow(min(max(sy + 1, 0), image.height - 1))
+            let y0 = min(max(sy, 0), image.height - 1), y1 = min(max(sy + 1, 0), image.height - 1)
+            while lowest < y0 { rows[lowest] = nil; lowest += 1 }
+            let r0 = hrow(y0), r1 = hrow(y1)
             let b0 = ay.w0[dy], b1 = ay.w1[dy]
             let o = dy * w3
-            for x in 0..<w3 {
-                let v: Int32
-                if x < simdEnd {
-                    let p0 = (sat16(r0[x] >> 4) * b0) >> 16
-                    let p1 = (sat16(r1[x] >> 4) * b1) >> 16
-                    v = (sat16(p0 + p1) + 2) >> 2
-                } else {
-                    v = (r0[x] &* b0 &+ r1[x] &* b1 &+ (1 << 21)) >> 22
+            r0.withUnsafeBufferPointer { p0 in
+                r1.withUnsafeBufferPointer { p1 in
+                    out.withUnsafeMutableBufferPointer { ob in
+                        for x in 0..<w3 {
+                            let v: Int32
+                            if x < simdEnd {
+                                let q0 = (sat16(p0[x] >> 4) * b0) >> 16
+                                let q1 = (sat16(p1[x] >> 4) * b1) >> 16
+                                v = (sat16(q0 + q1) + 2) >> 2
+                            } else {
+                                v = (p0[x] &* b0 &+ p1[x] &* b1 &+ (1 << 21)) >> 22
+                            }
+                            ob[o + x] = v < 0 ? 0 : (v > 255 ? 255 : UInt8(v))
+                        }
+                    }
                 }
-                out[o + x] = v < 0 ? 0 : (v > 255 ? 255 : UInt8(v))
             }
         }
         return RGBImage(unchecked: width, height, out)
