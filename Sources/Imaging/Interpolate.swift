@@ -9,7 +9,9 @@
 //   out = fma(t_top, h0, t_bot * h1);
 // - channels-last (`cpu_upsample_linear_channels_last`), used when outH + outW <= 128 (or with one thread and
 //   3 channels): weights w_ij = h_i * w_j (float32), out = fma(x11, w11, fma(x10, w10, fma(x00, w00, x01 * w01))).
-// `.auto` follows ATen's choice for a multi-threaded run. The ATen DEFAULT (no-FMA) build rounds every product of
+// `.auto` follows ATen's choice for a multi-threaded run. (A single-threaded PyTorch also takes the channels-last
+// kernel for 3-channel inputs of any size; for outputs above 128 that run was not reproduced bit for bit here —
+// the differences are float rounding, ~1 ulp.) The ATen DEFAULT (no-FMA) build rounds every product of
 // the generic formula (`fma: false`). Verified bit-exact against torch 2.15 (AVX-512 capability) on CPU.
 
 public enum Interpolate {

@@ -207,13 +207,20 @@ public enum NPY {
         try writeAtomically(encode(array), to: path)
     }
     public static func write(floats: [Float], shape: [Int], to path: String) throws {
-        try write(NPYArray(floats: floats, shape: shape), to: path)
+        try write(naming(path) { try NPYArray(floats: floats, shape: shape) }, to: path)
     }
     public static func write(doubles: [Double], shape: [Int], to path: String) throws {
-        try write(NPYArray(doubles: doubles, shape: shape), to: path)
+        try write(naming(path) { try NPYArray(doubles: doubles, shape: shape) }, to: path)
     }
     public static func write(int64s: [Int64], shape: [Int], to path: String) throws {
-        try write(NPYArray(int64s: int64s, shape: shape), to: path)
+        try write(naming(path) { try NPYArray(int64s: int64s, shape: shape) }, to: path)
+    }
+
+    /// Re-labels errors raised for in-memory values with the file they were meant for.
+    static func naming<T>(_ path: String, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch let e as NPYError where e.file == "<memory>" {
+            throw NPYError(e.kind, file: path, e.message)
+        }
     }
 
     /// Temp file + fsync + rename, so readers never see a half-written file.

@@ -158,6 +158,11 @@ final class NPYRoundTripTests: XCTestCase {
         XCTAssertThrowsError(try NPY.data(floats: [1, 2, 3], shape: [2, 2])) { e in
             XCTAssertEqual((e as? NPYError)?.kind, .shapeMismatch)
         }
+        let path = NSTemporaryDirectory() + "/npy-never-written-\(getpid()).npy"
+        XCTAssertThrowsError(try NPY.write(doubles: [1], shape: [2], to: path)) { e in
+            XCTAssertEqual("\(e)", path + ": 1 values for shape [2] (2 elements)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path))
     }
 
     func testNpzRoundTripBothMethods() throws {
