@@ -13,7 +13,7 @@ build: deps
 	$(SWIFT) build -c release --product vqrt
 
 demo: build
-	.build/release/vqrt demo
+	.build/release/vqrt inspect Fixtures/loader/table1_rt.pth
 
 unit-tests: deps
 	$(SWIFT) test -c release

@@ -185,6 +185,22 @@ public final class TensorRef: PyNative {
         }
     }
 
+    /// Calls `body` with the values as float32, C order, without copying when the tensor is a contiguous
+    /// little-endian float32 view of a mapped record (the common case: torch aligns zip payloads to 64 bytes);
+    /// otherwise with a converted copy.
+    public func withFloats<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) throws -> R {
+        if dtype == .float32, !neg, let storage, !storage.bigEndian, isContiguous, numel > 0 {
+            return try storage.withBytes { src in
+                let start = src.baseAddress! + storageOffset * 4
+                if Int(bitPattern: start) % MemoryLayout<Float>.alignment == 0 {
+                    return try body(UnsafeBufferPointer(start: start.assumingMemoryBound(to: Float.self), count: numel))
+                }
+                return try floats().withUnsafeBufferPointer(body)
+            }
+        }
+        return try floats().withUnsafeBufferPointer(body)
+    }
+
     /// Values as float32, C order (real dtypes only; integers and bools convert).
     public func floats() throws -> [Float] {
         guard !dtype.isComplex else { throw CheckpointError.unsupported("\(dtype) tensor cannot be read as real numbers") }

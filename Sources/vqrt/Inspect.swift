@@ -1,6 +1,7 @@
 // `vqrt inspect CHECKPOINT [--json] [--tensors]`: what a checkpoint holds, without executing anything from it.
 
 import ArgumentParser
+import Foundation
 import PickleVM
 import TorchFormats
 
@@ -23,21 +24,45 @@ struct Inspect: ParsableCommand {
     @Flag(help: "Verify zip CRC-32s (torch does not).")
     var verifyCRC = false
 
+    @Flag(help: "Also read every model weight as float32 and report the time taken (used by tools/bench_load).")
+    var readWeights = false
+
     func run() throws {
         try reportingErrors(file: checkpoint) {
             var options = LoadOptions()
             options.strict = strict
             options.verifyCRC = verifyCRC
+            let started = Clock.seconds()
             let ckpt = try Checkpoint.open(path: checkpoint, options: options)
-            let report = try InspectReport(ckpt, withTensors: tensors, hashes: json && tensors)
+            var report = try InspectReport(ckpt, withTensors: tensors, hashes: json && tensors)
+            if readWeights {
+                // Every model weight read as float32 (zero-copy views of mapped records where possible).
+                let sd = try ckpt.stateDict()
+                var checksum = 0.0
+                var bytes = 0
+                for name in sd.names {
+                    guard let t = sd[name], t.hasData, !t.dtype.isComplex else { continue }
+                    checksum += try t.withFloats { p in p.reduce(0.0) { $0 + Double($1) } }
+                    bytes += t.numel * 4
+                }
+                let seconds = Clock.seconds() - started
+                report.add("read_weights", .object([("seconds", .double(seconds)), ("float32_bytes", .int(Int64(bytes))),
+                                                    ("checksum", .double(checksum))]),
+                           line: "read \(sd.count) weights (\(bytes) bytes as float32) in \(String(format: "%.3f", seconds)) s, checksum \(checksum)")
+            }
             print(json ? report.json.render() : report.text)
         }
     }
 }
 
 struct InspectReport {
-    let json: JSONValue
-    let text: String
+    private(set) var json: JSONValue
+    private(set) var text: String
+
+    mutating func add(_ key: String, _ value: JSONValue, line: String) {
+        if case .object(var items) = json { items.append((key, value)); json = .object(items) }
+        text += "\n" + line
+    }
 
     init(_ ckpt: Checkpoint, withTensors: Bool, hashes: Bool) throws {
         var items: [(String, JSONValue)] = [("file", .string(ckpt.path)), ("format", .string(ckpt.format.rawValue))]
@@ -108,5 +133,14 @@ extension Int {
             out.append(ch)
         }
         return String(out.reversed())
+    }
+}
+
+enum Clock {
+    /// Monotonic seconds.
+    static func seconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 }
