@@ -175,7 +175,7 @@ public enum Albumentations {
             throw ImagingError(.invalidArgument, file: "<memory>",
                                "crop \(width)x\(height) larger than the \(image.width)x\(image.height) image")
         }
-        return TorchvisionTransforms.crop(image, left: (image.width - width) / 2, top: (image.height - height) / 2,
+        return try TorchvisionTransforms.crop(image, left: (image.width - width) / 2, top: (image.height - height) / 2,
                                           width: width, height: height)
     }
 }

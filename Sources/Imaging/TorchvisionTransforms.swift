@@ -41,7 +41,7 @@ public enum TorchvisionTransforms {
         }
         let top = roundHalfEvenHalf(img.height - chh)
         let left = roundHalfEvenHalf(img.width - cw)
-        return crop(img, left: left, top: top, width: cw, height: chh)
+        return try crop(img, left: left, top: top, width: cw, height: chh)
     }
 
     /// `int(round(d / 2.0))` for an integer d >= 0 (ties to even, as Python 3's round).
@@ -64,9 +64,11 @@ public enum TorchvisionTransforms {
     }
 
     /// A crop fully inside the image.
-    public static func crop(_ image: RGBImage, left: Int, top: Int, width: Int, height: Int) -> RGBImage {
-        precondition(left >= 0 && top >= 0 && left + width <= image.width && top + height <= image.height,
-                     "crop outside the image")
+    public static func crop(_ image: RGBImage, left: Int, top: Int, width: Int, height: Int) throws -> RGBImage {
+        guard left >= 0, top >= 0, width > 0, height > 0, left + width <= image.width, top + height <= image.height else {
+            throw ImagingError(.invalidArgument, file: "<memory>",
+                               "crop \(width)x\(height) at (\(left), \(top)) outside the \(image.width)x\(image.height) image")
+        }
         if left == 0 && top == 0 && width == image.width && height == image.height { return image }
         var out = [UInt8]()
         out.reserveCapacity(width * height * 3)

@@ -60,7 +60,9 @@ public enum NPZ {
         zip_error_init(&err)
         defer { zip_error_fini(&err) }
         // libzip takes ownership of a malloc'd copy (freep = 1), so the archive never outlives its bytes.
-        let buf = malloc(max(1, data.count))!
+        guard let buf = malloc(max(1, data.count)) else {
+            throw NPYError(.io, file: name, "out of memory for \(data.count) bytes")
+        }
         data.withUnsafeBytes { if $0.count > 0 { memcpy(buf, $0.baseAddress!, $0.count) } }
         guard let src = zip_source_buffer_create(buf, zip_uint64_t(data.count), 1, &err) else {
             free(buf)
@@ -187,7 +189,9 @@ public enum NPZ {
         for name in archive.names {
             guard let a = archive[name] else { continue }
             let bytes = NPY.encode(a)
-            let buf = malloc(max(1, bytes.count))!
+            guard let buf = malloc(max(1, bytes.count)) else {
+                throw NPYError(.io, file: path, "out of memory for '\(name)'")
+            }
             bytes.withUnsafeBytes { if $0.count > 0 { memcpy(buf, $0.baseAddress!, $0.count) } }
             guard let src = zip_source_buffer(za, buf, zip_uint64_t(bytes.count), 1) else {
                 free(buf)
