@@ -108,9 +108,17 @@ public final class ConvolutionKernel: @unchecked Sendable {
         variants = [WeightVariant(md: md, storage: w)]
     }
 
-    /// oneDNN implementation to use when it is a candidate (nil: oneDNN's first choice). From VQRT_CONV_IMPL.
-    nonisolated(unsafe) public static var preferredImplementation: String? =
-        ProcessInfo.processInfo.environment["VQRT_CONV_IMPL"]
+    /// oneDNN implementations passed over when another candidate exists (name prefixes). oneDNN 2.6 ranks its
+    /// brgemm-based convolutions first on AVX-512 machines, but for the shapes of VQ models (3×3 and 1×1 with 128 to
+    /// 512 channels, the 3-channel first and last layers, stride 2) its direct `jit:avx512_core` kernels measured
+    /// 1.2× to 4× faster here (Xeon with AVX-512, 2 threads). Override with VQRT_CONV_AVOID (comma-separated,
+    /// empty for oneDNN's own choice).
+    nonisolated(unsafe) public static var avoidedImplementations: [String] = {
+        if let env = ProcessInfo.processInfo.environment["VQRT_CONV_AVOID"] {
+            return env.split(separator: ",").map { String($0) }
+        }
+        return ["brgconv", "brgdeconv", "brg_conv", "brg_deconv"]
+    }()
 
     /// Output spatial size for an input of `h`×`w` (may be <= 0 for inputs that are too small).
     public func outputSize(h: Int, w: Int) -> (h: Int, w: Int) {
@@ -186,6 +194,43 @@ public final class ConvolutionKernel: @unchecked Sendable {
         return try plan(key, input: x, outShape: [x.shape[0], outChannels, oh, ow]).primitive.implementation
     }
 
+    /// Every implementation oneDNN offers for inputs like `x`, best first by its ranking (diagnostics).
+    public func candidates(for x: Tensor) throws -> [String] {
+        let (oh, ow) = outputSize(h: x.shape[2], w: x.shape[3])
+        var src = try DNNL.md(x.shape, dnnl_format_tag_any)
+        var wmd = try DNNL.md([outChannels, inChannels, kernelSize.h, kernelSize.w], dnnl_format_tag_any)
+        var bmd = bias == nil ? dnnl_memory_desc_t() : try DNNL.md([outChannels], dnnl_a)
+        var dst = try DNNL.md([x.shape[0], outChannels, oh, ow], dnnl_format_tag_any)
+        let attr = try DNNL.attr()
+        defer { dnnl_primitive_attr_destroy(attr) }
+        return try withOpDesc(src: &src, weights: &wmd, bias: &bmd, dst: &dst, shapes: "\(x.shape)") {
+            try DNNLPrimitive.candidates(opDesc: $0, attr: attr)
+        }
+    }
+
+    /// Builds the forward-inference operation descriptor and hands `body` a pointer to it.
+    private func withOpDesc<T>(src: inout dnnl_memory_desc_t, weights: inout dnnl_memory_desc_t,
+                               bias: inout dnnl_memory_desc_t, dst: inout dnnl_memory_desc_t, shapes: String,
+                               _ body: (UnsafeRawPointer) throws -> T) throws -> T {
+        let strides: [Int64] = [Int64(stride.h), Int64(stride.w)] + Array(repeating: 0, count: 10)
+        let padL: [Int64] = [Int64(padding.top), Int64(padding.left)] + Array(repeating: 0, count: 10)
+        let padR: [Int64] = [Int64(padding.bottom), Int64(padding.right)] + Array(repeating: 0, count: 10)
+        switch kind {
+        case .convolution:
+            var d = dnnl_convolution_desc_t()
+            try DNNL.check(dnnl_convolution_forward_desc_init(&d, dnnl_forward_inference, dnnl_convolution_direct,
+                                                              &src, &weights, &bias, &dst, strides, padL, padR),
+                           "convolution \(shapes)")
+            return try withUnsafePointer(to: &d) { try body(UnsafeRawPointer($0)) }
+        case .transposed:
+            var d = dnnl_deconvolution_desc_t()
+            try DNNL.check(dnnl_deconvolution_forward_desc_init(&d, dnnl_forward_inference, dnnl_deconvolution_direct,
+                                                                &src, &weights, &bias, &dst, strides, padL, padR),
+                           "transposed convolution \(shapes)")
+            return try withUnsafePointer(to: &d) { try body(UnsafeRawPointer($0)) }
+        }
+    }
+
     private func plan(_ key: PlanKey, input x: Tensor, outShape: [Int]) throws -> Plan {
         lock.lock()
         defer { lock.unlock() }
@@ -195,25 +240,11 @@ public final class ConvolutionKernel: @unchecked Sendable {
         var wmd = try DNNL.md([outChannels, inChannels, kernelSize.h, kernelSize.w], dnnl_format_tag_any)
         var bmd = bias == nil ? dnnl_memory_desc_t() : try DNNL.md([outChannels], dnnl_a)
         var dst = try DNNL.md(outShape, key.dst.map { $0 == .plain ? dnnl_nchw : dnnl_nChw16c } ?? dnnl_format_tag_any)
-        let strides: [Int64] = [Int64(stride.h), Int64(stride.w)] + Array(repeating: 0, count: 10)
-        let padL: [Int64] = [Int64(padding.top), Int64(padding.left)] + Array(repeating: 0, count: 10)
-        let padR: [Int64] = [Int64(padding.bottom), Int64(padding.right)] + Array(repeating: 0, count: 10)
         let attr = try DNNL.attr(sum: key.sum)
         defer { dnnl_primitive_attr_destroy(attr) }
-        let prim: DNNLPrimitive
-        switch kind {
-        case .convolution:
-            var d = dnnl_convolution_desc_t()
-            try DNNL.check(dnnl_convolution_forward_desc_init(&d, dnnl_forward_inference, dnnl_convolution_direct,
-                                                              &src, &wmd, &bmd, &dst, strides, padL, padR),
-                           "convolution \(x.shape) -> \(outShape)")
-            prim = try withUnsafePointer(to: &d) { try DNNLPrimitive(opDesc: $0, attr: attr, what: "convolution", prefer: ConvolutionKernel.preferredImplementation) }
-        case .transposed:
-            var d = dnnl_deconvolution_desc_t()
-            try DNNL.check(dnnl_deconvolution_forward_desc_init(&d, dnnl_forward_inference, dnnl_deconvolution_direct,
-                                                                &src, &wmd, &bmd, &dst, strides, padL, padR),
-                           "transposed convolution \(x.shape) -> \(outShape)")
-            prim = try withUnsafePointer(to: &d) { try DNNLPrimitive(opDesc: $0, attr: attr, what: "transposed convolution") }
+        let prim = try withOpDesc(src: &src, weights: &wmd, bias: &bmd, dst: &dst, shapes: "\(x.shape) -> \(outShape)") {
+            try DNNLPrimitive(opDesc: $0, attr: attr, what: kind == .convolution ? "convolution" : "transposed convolution",
+                              avoid: ConvolutionKernel.avoidedImplementations)
         }
         guard let srcMD = prim.md(dnnl_query_src_md), let dstMD = prim.md(dnnl_query_dst_md),
               let wantW = prim.md(dnnl_query_weights_md) else {

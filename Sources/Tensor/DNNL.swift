@@ -117,31 +117,47 @@ final class DNNLPrimitive: @unchecked Sendable {
     let scratchBytes: Int
 
     /// Creates the primitive from an operation descriptor (pointer to a dnnl_*_desc_t). oneDNN lists candidate
-    /// implementations best first; `prefer` (an implementation name such as "jit:avx512_core") picks a later one
-    /// when it is among them.
-    convenience init(opDesc: UnsafeRawPointer, attr: dnnl_primitive_attr_t, what: String, prefer: String? = nil) throws {
+    /// implementations best first by its own heuristics; the first one whose name does not start with one of
+    /// `avoid` is taken (or the very first if all are avoided).
+    convenience init(opDesc: UnsafeRawPointer, attr: dnnl_primitive_attr_t, what: String, avoid: [String] = []) throws {
         var it: dnnl_primitive_desc_iterator_t?
         try DNNL.check(dnnl_primitive_desc_iterator_create(&it, opDesc, attr, try DNNL.engine(), nil), "\(what) descriptor")
         guard let iter = it else { throw TensorError.dnnl("\(what) descriptor missing") }
         defer { dnnl_primitive_desc_iterator_destroy(iter) }
-        var chosen: dnnl_primitive_desc_t?
         var first: dnnl_primitive_desc_t?
+        var chosen: dnnl_primitive_desc_t?
         repeat {
             guard let pd = dnnl_primitive_desc_iterator_fetch(iter) else { break }
             let name = DNNLPrimitive.implementationName(pd)
-            if first == nil { first = pd } else if chosen == nil, let want = prefer, name == want { chosen = pd } else {
-                dnnl_primitive_desc_destroy(pd)
+            if !avoid.contains(where: { name.hasPrefix($0) }) {
+                chosen = pd
+                break
             }
-            if prefer == nil || chosen != nil { break }
+            if first == nil { first = pd } else { dnnl_primitive_desc_destroy(pd) }
         } while dnnl_primitive_desc_iterator_next(iter) == dnnl_success
-        if let c = chosen, let f = first {
-            dnnl_primitive_desc_destroy(f)
+        if let c = chosen {
+            if let f = first { dnnl_primitive_desc_destroy(f) }
             try self.init(pd: c, what: what)
         } else if let f = first {
             try self.init(pd: f, what: what)
         } else {
             throw TensorError.dnnl("no implementation for \(what)")
         }
+    }
+
+    /// Names of every implementation oneDNN offers for an operation, best first (diagnostics).
+    static func candidates(opDesc: UnsafeRawPointer, attr: dnnl_primitive_attr_t) throws -> [String] {
+        var it: dnnl_primitive_desc_iterator_t?
+        try DNNL.check(dnnl_primitive_desc_iterator_create(&it, opDesc, attr, try DNNL.engine(), nil), "descriptor")
+        guard let iter = it else { return [] }
+        defer { dnnl_primitive_desc_iterator_destroy(iter) }
+        var names: [String] = []
+        repeat {
+            guard let pd = dnnl_primitive_desc_iterator_fetch(iter) else { break }
+            names.append(DNNLPrimitive.implementationName(pd))
+            dnnl_primitive_desc_destroy(pd)
+        } while dnnl_primitive_desc_iterator_next(iter) == dnnl_success
+        return names
     }
 
     static func implementationName(_ pd: dnnl_primitive_desc_t) -> String {

@@ -13,6 +13,15 @@ public final class LinearKernel: @unchecked Sendable {
 
     private struct PlanKey: Hashable { let rows: Int; let sum: Bool }
 
+    /// oneDNN matmul implementations passed over when another candidate exists (name prefixes), for Linear layers
+    /// and `Tensor.matmul`. Override with VQRT_MATMUL_AVOID (comma-separated).
+    nonisolated(unsafe) public static var avoidedImplementations: [String] = {
+        if let env = ProcessInfo.processInfo.environment["VQRT_MATMUL_AVOID"] {
+            return env.split(separator: ",").map { String($0) }
+        }
+        return []
+    }()
+
     /// `weight` is PyTorch's `[out, in]` in C order; `bias` has `out` values or is nil.
     public init(weight: [Float], outFeatures: Int, inFeatures: Int, bias: [Float]?) throws {
         guard outFeatures > 0, inFeatures > 0, weight.count == outFeatures * inFeatures else {
@@ -63,6 +72,9 @@ public final class LinearKernel: @unchecked Sendable {
         return out
     }
 
+    /// Implementation oneDNN uses for `rows` input rows (diagnostics).
+    public func implementation(rows: Int) throws -> String { try plan(PlanKey(rows: rows, sum: false)).0.implementation }
+
     private func plan(_ key: PlanKey) throws -> (DNNLPrimitive, (md: dnnl_memory_desc_t, storage: TensorStorage)) {
         lock.lock()
         defer { lock.unlock() }
@@ -76,7 +88,7 @@ public final class LinearKernel: @unchecked Sendable {
         try DNNL.check(dnnl_matmul_desc_init(&d, &src, &wmd, &bmd, &dst), "linear [\(key.rows), \(inFeatures)]")
         let attr = try DNNL.attr(sum: key.sum)
         defer { dnnl_primitive_attr_destroy(attr) }
-        let prim = try withUnsafePointer(to: &d) { try DNNLPrimitive(opDesc: $0, attr: attr, what: "linear") }
+        let prim = try withUnsafePointer(to: &d) { try DNNLPrimitive(opDesc: $0, attr: attr, what: "linear", avoid: LinearKernel.avoidedImplementations) }
         guard let want = prim.md(dnnl_query_weights_md) else { throw TensorError.dnnl("linear lacks a weights descriptor") }
         if !DNNL.equal(want, weights.md) {
             // Reorder once; every later plan asks for the same blocked layout or gets its own reorder from it.
@@ -144,7 +156,7 @@ extension Tensor {
                     var scale = alpha
                     try DNNL.check(dnnl_primitive_attr_set_output_scales(attr, 1, 0, &scale), "matmul scale")
                 }
-                let p = try withUnsafePointer(to: &desc) { try DNNLPrimitive(opDesc: $0, attr: attr, what: "matmul") }
+                let p = try withUnsafePointer(to: &desc) { try DNNLPrimitive(opDesc: $0, attr: attr, what: "matmul", avoid: LinearKernel.avoidedImplementations) }
                 if cache.entries.count > 256 { cache.entries = [:] }
                 cache.entries[key] = p
                 prim = p
