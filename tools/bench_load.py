@@ -21,6 +21,9 @@ sys.path.insert(0, HERE)
 
 TORCH_CHILD = r"""
 import json, resource, sys, time, torch
+sys.path.insert(0, sys.argv[4])
+from reference.containers import _schedulers_module
+_schedulers_module()  # the pickled scheduler's class must be importable for torch.load
 torch.set_num_threads(int(sys.argv[3]))
 path, mmap = sys.argv[1], sys.argv[2] == "mmap"
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -82,8 +85,8 @@ def main():
     rows = {}
     for name, cmd in [
         ("vqrt inspect --read-weights", [os.path.abspath(a.vqrt), "inspect", a.path, "--read-weights", "--json"]),
-        ("torch.load(map_location=cpu)", [sys.executable, "-c", TORCH_CHILD, a.path, "eager", str(a.threads)]),
-        ("torch.load(mmap=True)", [sys.executable, "-c", TORCH_CHILD, a.path, "mmap", str(a.threads)]),
+        ("torch.load(map_location=cpu)", [sys.executable, "-c", TORCH_CHILD, a.path, "eager", str(a.threads), HERE]),
+        ("torch.load(mmap=True)", [sys.executable, "-c", TORCH_CHILD, a.path, "mmap", str(a.threads), HERE]),
     ]:
         secs, rss = [], []
         for _ in range(a.repeats):
@@ -92,15 +95,17 @@ def main():
             if "read_weights" in d:
                 secs.append(d["read_weights"]["seconds"])
                 rss.append(peak)
+                checksum = d["read_weights"]["checksum"]
             else:
                 secs.append(d["seconds"])
-                rss.append(peak - d["base_kb"])
-        rows[name] = (statistics.median(secs), statistics.median(rss) / 1024)
+                rss.append(peak - d["base_kb"])  # torch's own import is not charged to the load
+                checksum = d["checksum"]
+        rows[name] = (statistics.median(secs), statistics.median(rss) / 1024, checksum)
     base = rows["vqrt inspect --read-weights"][0]
     print(f"checkpoint: {a.path} ({size_mb:.0f} MB), {a.repeats} runs each, median")
-    print(f"{'method':32} {'seconds':>8} {'peak MB':>8} {'vs vqrt':>8}")
-    for name, (s, m) in rows.items():
-        print(f"{name:32} {s:8.3f} {m:8.0f} {s / base:7.2f}x")
+    print(f"{'method':32} {'seconds':>8} {'peak MB':>8} {'vs vqrt':>8}  checksum of the weights")
+    for name, (s, m, c) in rows.items():
+        print(f"{name:32} {s:8.3f} {m:8.0f} {s / base:7.2f}x  {c:.6f}")
 
 
 if __name__ == "__main__":
