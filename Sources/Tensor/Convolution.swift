@@ -159,15 +159,20 @@ public final class ConvolutionKernel: @unchecked Sendable {
         // Source, reordered if the primitive wants another layout.
         var srcStorage = x.storage
         if let re = plan.srcReorder {
-            srcStorage = TensorStorage(uninitialized: (DNNL.size(plan.srcMD) + 3) / 4)
-            try re.execute([(Int32(DNNL_ARG_FROM), plan.inputMD, UnsafeMutableRawPointer(x.pointer)),
-                            (Int32(DNNL_ARG_TO), plan.srcMD, UnsafeMutableRawPointer(srcStorage.pointer))])
+            let s = TensorStorage(uninitialized: (DNNL.size(plan.srcMD) + 3) / 4)
+            try Profiler.measure("conv input reorder") {
+                try re.execute([(Int32(DNNL_ARG_FROM), plan.inputMD, UnsafeMutableRawPointer(x.pointer)),
+                                (Int32(DNNL_ARG_TO), plan.srcMD, UnsafeMutableRawPointer(s.pointer))])
+            }
+            srcStorage = s
         }
         let dstStorage = TensorStorage(uninitialized: Swift.max((DNNL.size(plan.dstMD) + 3) / 4,
                                                                 Tensor.physicalCount(outShape, plan.outLayout)))
         if let r = residual {
             let rr = try r.to(plan.outLayout)
-            dstStorage.pointer.update(from: rr.pointer, count: Tensor.physicalCount(outShape, plan.outLayout))
+            Profiler.measure("conv residual copy") {
+                dstStorage.pointer.update(from: rr.pointer, count: Tensor.physicalCount(outShape, plan.outLayout))
+            }
         }
         var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
             (Int32(DNNL_ARG_SRC), plan.srcMD, UnsafeMutableRawPointer(srcStorage.pointer)),
@@ -177,7 +182,9 @@ public final class ConvolutionKernel: @unchecked Sendable {
         if let b = bias {
             args.append((Int32(DNNL_ARG_BIAS), try DNNL.md([outChannels], dnnl_a), UnsafeMutableRawPointer(b.pointer)))
         }
-        try plan.primitive.execute(args)
+        try Profiler.measure("conv \(kernelSize.h)x\(kernelSize.w)/\(stride.h) \(inChannels)->\(outChannels) @\(x.shape[2])x\(x.shape[3])") {
+            try plan.primitive.execute(args)
+        }
         if let re = plan.dstReorder {
             let out = Tensor(uninitialized: outShape, layout: plan.outLayout)
             try re.execute([(Int32(DNNL_ARG_FROM), plan.dstMD, UnsafeMutableRawPointer(dstStorage.pointer)),
@@ -239,7 +246,7 @@ public final class ConvolutionKernel: @unchecked Sendable {
         var src = try DNNL.md(x.shape, dnnl_format_tag_any)
         var wmd = try DNNL.md([outChannels, inChannels, kernelSize.h, kernelSize.w], dnnl_format_tag_any)
         var bmd = bias == nil ? dnnl_memory_desc_t() : try DNNL.md([outChannels], dnnl_a)
-        var dst = try DNNL.md(outShape, key.dst.map { $0 == .plain ? dnnl_nchw : dnnl_nChw16c } ?? dnnl_format_tag_any)
+        var dst = try DNNL.md(outShape, key.dst.map { DNNL.tag($0, rank: 4) } ?? dnnl_format_tag_any)
         let attr = try DNNL.attr(sum: key.sum)
         defer { dnnl_primitive_attr_destroy(attr) }
         let prim = try withOpDesc(src: &src, weights: &wmd, bias: &bmd, dst: &dst, shapes: "\(x.shape) -> \(outShape)") {
@@ -257,7 +264,7 @@ public final class ConvolutionKernel: @unchecked Sendable {
         if let l = DNNL.layout(of: dstMD, dims: outShape) {
             outLayout = l
         } else {
-            dstReorder = try DNNLPrimitive.reorder(from: dstMD, to: try DNNL.md(outShape, outLayout == .plain ? dnnl_nchw : dnnl_nChw16c))
+            dstReorder = try DNNLPrimitive.reorder(from: dstMD, to: try DNNL.md(outShape, DNNL.tag(outLayout, rank: 4)))
         }
         let weights = try weightVariant(for: wantW)
         let p = Plan(primitive: prim, srcMD: srcMD, srcReorder: srcReorder, inputMD: inputMD, dstMD: dstMD,

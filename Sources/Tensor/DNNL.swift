@@ -57,7 +57,16 @@ enum DNNL {
     static func md(of t: Tensor) throws -> dnnl_memory_desc_t {
         switch t.layout {
         case .nChw16c: return try md(t.shape, dnnl_nChw16c)
+        case .nhwc: return try md(t.shape, dnnl_nhwc)
         case .plain: return try md(t.shape, plainTag(t.rank))
+        }
+    }
+
+    static func tag(_ layout: TensorLayout, rank: Int) -> dnnl_format_tag_t {
+        switch layout {
+        case .plain: return plainTag(rank)
+        case .nChw16c: return dnnl_nChw16c
+        case .nhwc: return dnnl_nhwc
         }
     }
 
@@ -86,6 +95,7 @@ enum DNNL {
     static func layout(of md: dnnl_memory_desc_t, dims: [Int]) -> TensorLayout? {
         if let m = try? DNNL.md(dims, dnnl_nChw16c), equal(m, md) { return .nChw16c }
         if let m = try? DNNL.md(dims, plainTag(dims.count)), equal(m, md) { return .plain }
+        if dims.count == 4, let m = try? DNNL.md(dims, dnnl_nhwc), equal(m, md) { return .nhwc }
         return nil
     }
 

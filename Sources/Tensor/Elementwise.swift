@@ -2,9 +2,11 @@
 // (block padding holds zeros, and f(0) = 0 for each f here, so it stays zero).
 
 extension Tensor {
-    /// Applies `f` to 16 lanes at a time over the whole buffer, in parallel, into fresh storage.
+    /// Applies `f` to 16 lanes at a time over the whole buffer, in parallel, into fresh storage. If f(0) may be
+    /// nonzero (`zeroSafe` false), a padded blocked tensor is first converted to plain so padding stays zero.
     @inline(__always)
-    func mapVectors(_ f: (Vec16) -> Vec16) -> Tensor {
+    func mapVectors(zeroSafe: Bool = true, _ f: (Vec16) -> Vec16) -> Tensor {
+        if !zeroSafe && layout == .nChw16c && shape[1] % 16 != 0 { return plain().mapVectors(f) }
         let out = Tensor(uninitialized: shape, layout: layout)
         let n = Tensor.physicalCount(shape, layout)
         let src = pointer, dst = out.pointer
@@ -34,10 +36,35 @@ extension Tensor {
     /// Multiplies every element by `s`.
     public func scaled(by s: Float) -> Tensor { mapVectors { $0 * s } }
 
+    /// x · scale + shift elementwise (separately rounded multiply and add, as PyTorch's `x * a + b`).
+    public func affine(scale: Float, shift: Float) -> Tensor {
+        let s = Vec16(repeating: scale), t = Vec16(repeating: shift)
+        return mapVectors(zeroSafe: shift == 0) { $0 * s + t }
+    }
+
+    /// Elementwise min(max(x, lo), hi) (torch.clamp; NaN stays NaN).
+    public func clamped(min lo: Float, max hi: Float) -> Tensor {
+        let l = Vec16(repeating: lo), h = Vec16(repeating: hi)
+        return mapVectors(zeroSafe: lo <= 0 && hi >= 0) { v in
+            var r = pointwiseMin(pointwiseMax(v, l), h)
+            r.replace(with: v, where: v .!= v)
+            return r
+        }
+    }
+
     /// Elementwise sum; `other` must have the same shape (it is converted to this tensor's layout if needed).
-    public func adding(_ other: Tensor) throws -> Tensor {
+    public func adding(_ other: Tensor) throws -> Tensor { try zipVectors(other, "add") { $0 + $1 } }
+
+    /// Elementwise difference self − other.
+    public func subtracting(_ other: Tensor) throws -> Tensor { try zipVectors(other, "subtract") { $0 - $1 } }
+
+    /// Elementwise product.
+    public func multiplying(_ other: Tensor) throws -> Tensor { try zipVectors(other, "multiply") { $0 * $1 } }
+
+    @inline(__always)
+    private func zipVectors(_ other: Tensor, _ what: String, _ f: (Vec16, Vec16) -> Vec16) throws -> Tensor {
         guard other.shape == shape else {
-            throw TensorError.shapeMismatch("cannot add \(other.shape) to \(shape)")
+            throw TensorError.shapeMismatch("cannot \(what) \(other.shape) and \(shape)")
         }
         let o = try other.to(layout)
         let out = Tensor(uninitialized: shape, layout: layout)
@@ -48,9 +75,12 @@ extension Tensor {
             for blk in range {
                 let i = blk * 16
                 if i + 16 <= n {
-                    storeVec(loadVec(a + i) + loadVec(b + i), dst + i)
+                    storeVec(f(loadVec(a + i), loadVec(b + i)), dst + i)
                 } else {
-                    for k in i..<n { dst[k] = a[k] + b[k] }
+                    var va = Vec16(), vb = Vec16()
+                    for k in i..<n { va[k - i] = a[k]; vb[k - i] = b[k] }
+                    let r = f(va, vb)
+                    for k in i..<n { dst[k] = r[k - i] }
                 }
             }
         }
@@ -58,4 +88,5 @@ extension Tensor {
     }
 
     public static func + (lhs: Tensor, rhs: Tensor) throws -> Tensor { try lhs.adding(rhs) }
+    public static func - (lhs: Tensor, rhs: Tensor) throws -> Tensor { try lhs.subtracting(rhs) }
 }

@@ -68,7 +68,7 @@ public final class LinearKernel: @unchecked Sendable {
         if let b = bias {
             args.append((Int32(DNNL_ARG_BIAS), try DNNL.md([1, outFeatures], dnnl_ab), UnsafeMutableRawPointer(b.pointer)))
         }
-        try prim.execute(args)
+        try Profiler.measure("linear") { try prim.execute(args) }
         return out
     }
 
@@ -105,16 +105,64 @@ public final class LinearKernel: @unchecked Sendable {
     }
 }
 
-/// Cache of batched matmul primitives keyed by problem shape.
+/// Cache of batched matmul primitives keyed by problem shape and operand strides.
 private final class MatMulCache: @unchecked Sendable {
     static let shared = MatMulCache()
     struct Key: Hashable {
-        let batch: Int, m: Int, n: Int, k: Int
-        let transA: Bool, transB: Bool
+        let aDims: [Int], aStrides: [Int], bDims: [Int], bStrides: [Int]
         let alpha: Float
     }
     var entries: [Key: DNNLPrimitive] = [:]
     let lock = NSLock()
+}
+
+/// A `[batch, rows, cols]` matrix view: base pointer and element strides (any, including transposed views).
+struct MatrixView {
+    let pointer: UnsafeMutablePointer<Float>
+    let dims: [Int]
+    let strides: [Int]
+}
+
+/// C = alpha · A·B for `[batch, m, k]` A and `[batch, k, n]` B views into a dense `[batch, m, n]` C.
+func stridedMatmul(_ a: MatrixView, _ b: MatrixView, into c: UnsafeMutablePointer<Float>, alpha: Float) throws {
+    let batch = a.dims[0], m = a.dims[1], n = b.dims[2]
+    let aMD = try DNNL.md(a.dims, strides: a.strides)
+    let bMD = try DNNL.md(b.dims, strides: b.strides)
+    let cMD = try DNNL.md([batch, m, n], dnnl_abc)
+    let key = MatMulCache.Key(aDims: a.dims, aStrides: a.strides, bDims: b.dims, bStrides: b.strides, alpha: alpha)
+    let cache = MatMulCache.shared
+    cache.lock.lock()
+    var prim = cache.entries[key]
+    if prim == nil {
+        do {
+            Threading.applyToOpenMP()
+            var s = aMD, w = bMD, d = cMD
+            var desc = dnnl_matmul_desc_t()
+            try DNNL.check(dnnl_matmul_desc_init(&desc, &s, &w, nil, &d), "matmul \(a.dims) x \(b.dims)")
+            let attr = try DNNL.attr()
+            defer { dnnl_primitive_attr_destroy(attr) }
+            if alpha != 1 {
+                // Output scale: the float32 result of A·B is multiplied by alpha, like PyTorch's `bmm(...) * alpha`.
+                var scale = alpha
+                try DNNL.check(dnnl_primitive_attr_set_output_scales(attr, 1, 0, &scale), "matmul scale")
+            }
+            let p = try withUnsafePointer(to: &desc) {
+                try DNNLPrimitive(opDesc: $0, attr: attr, what: "matmul", avoid: LinearKernel.avoidedImplementations)
+            }
+            if cache.entries.count > 256 { cache.entries = [:] }
+            cache.entries[key] = p
+            prim = p
+        } catch {
+            cache.lock.unlock()
+            throw error
+        }
+    }
+    cache.lock.unlock()
+    try Profiler.measure("matmul") {
+        try prim!.execute([(Int32(DNNL_ARG_SRC), aMD, UnsafeMutableRawPointer(a.pointer)),
+                           (Int32(DNNL_ARG_WEIGHTS), bMD, UnsafeMutableRawPointer(b.pointer)),
+                           (Int32(DNNL_ARG_DST), cMD, UnsafeMutableRawPointer(c))])
+    }
 }
 
 extension Tensor {
@@ -137,39 +185,34 @@ extension Tensor {
         let out = Tensor(uninitialized: outShape)
         if batch == 0 || m == 0 || n == 0 { return out }
         if k == 0 { out.pointer.update(repeating: 0, count: out.count); return out }
-        let aMD = try DNNL.md([batch, m, k], strides: transposeA ? [m * k, 1, m] : [m * k, k, 1])
-        let bMD = try DNNL.md([batch, k, n], strides: transposeB ? [k * n, 1, k] : [k * n, n, 1])
-        let cMD = try DNNL.md([batch, m, n], dnnl_abc)
-        let key = MatMulCache.Key(batch: batch, m: m, n: n, k: k, transA: transposeA, transB: transposeB, alpha: alpha)
-        let cache = MatMulCache.shared
-        cache.lock.lock()
-        var prim = cache.entries[key]
-        if prim == nil {
-            do {
-                Threading.applyToOpenMP()
-                var s = aMD, w = bMD, d = cMD
-                var desc = dnnl_matmul_desc_t()
-                try DNNL.check(dnnl_matmul_desc_init(&desc, &s, &w, nil, &d), "matmul \(a.shape) x \(b.shape)")
-                let attr = try DNNL.attr()
-                defer { dnnl_primitive_attr_destroy(attr) }
-                if alpha != 1 {
-                    var scale = alpha
-                    try DNNL.check(dnnl_primitive_attr_set_output_scales(attr, 1, 0, &scale), "matmul scale")
-                }
-                let p = try withUnsafePointer(to: &desc) { try DNNLPrimitive(opDesc: $0, attr: attr, what: "matmul", avoid: LinearKernel.avoidedImplementations) }
-                if cache.entries.count > 256 { cache.entries = [:] }
-                cache.entries[key] = p
-                prim = p
-            } catch {
-                cache.lock.unlock()
-                throw error
-            }
-        }
-        cache.lock.unlock()
         let ap = a.plain(), bp = b.plain()
-        try prim!.execute([(Int32(DNNL_ARG_SRC), aMD, UnsafeMutableRawPointer(ap.pointer)),
-                           (Int32(DNNL_ARG_WEIGHTS), bMD, UnsafeMutableRawPointer(bp.pointer)),
-                           (Int32(DNNL_ARG_DST), cMD, UnsafeMutableRawPointer(out.pointer))])
+        try stridedMatmul(MatrixView(pointer: ap.pointer, dims: [batch, m, k], strides: transposeA ? [m * k, 1, m] : [m * k, k, 1]),
+                          MatrixView(pointer: bp.pointer, dims: [batch, k, n], strides: transposeB ? [k * n, 1, k] : [k * n, n, 1]),
+                          into: out.pointer, alpha: alpha)
+        return out
+    }
+
+    /// Single-head self-attention over the H·W positions of a fused q|k|v projection, as ldm's AttnBlock computes
+    /// it: `qkv` is `[B, 3C, H, W]` in nhwc layout (channels [0, C) are q, [C, 2C) k, [2C, 3C) v);
+    /// scores = softmax(q·kᵀ · scale) over keys; returns scores·v as `[B, C, H, W]` in nhwc layout.
+    public static func spatialAttention(qkv: Tensor, scale: Float) throws -> Tensor {
+        guard qkv.rank == 4, qkv.layout == .nhwc, qkv.shape[1] % 3 == 0 else {
+            throw TensorError.shapeMismatch("spatial attention needs an nhwc [B, 3C, H, W] tensor, got \(qkv)")
+        }
+        let b = qkv.shape[0], c = qkv.shape[1] / 3, hw = qkv.shape[2] * qkv.shape[3]
+        let out = Tensor(uninitialized: [b, c, qkv.shape[2], qkv.shape[3]], layout: .nhwc)
+        if b == 0 || hw == 0 || c == 0 { return out }
+        let base = qkv.pointer, rowStride = 3 * c, batchStride = hw * 3 * c
+        let scores = TensorStorage(uninitialized: b * hw * hw)
+        // scores[b, i, j] = Σ_c q[b, i, c] k[b, j, c]
+        try stridedMatmul(MatrixView(pointer: base, dims: [b, hw, c], strides: [batchStride, rowStride, 1]),
+                          MatrixView(pointer: base + c, dims: [b, c, hw], strides: [batchStride, 1, rowStride]),
+                          into: scores.pointer, alpha: scale)
+        Profiler.measure("softmax") { softmaxRows(scores.pointer, scores.pointer, rows: b * hw, length: hw) }
+        // out[b, i, c] = Σ_j scores[b, i, j] v[b, j, c]
+        try stridedMatmul(MatrixView(pointer: scores.pointer, dims: [b, hw, hw], strides: [hw * hw, hw, 1]),
+                          MatrixView(pointer: base + 2 * c, dims: [b, hw, c], strides: [batchStride, rowStride, 1]),
+                          into: out.pointer, alpha: 1)
         return out
     }
 }

@@ -32,9 +32,18 @@ private struct Moments {
 }
 
 extension Tensor {
-    /// torch.nn.GroupNorm on [N, C, H, W] (plain or nChw16c) or [N, C, L], optionally followed by SiLU.
+    /// torch.nn.GroupNorm on [N, C, H, W] (plain or nChw16c; nhwc input gives nChw16c output) or [N, C, L],
+    /// optionally followed by SiLU.
     /// `gamma`/`beta` have C values each.
     public func groupNorm(groups: Int, gamma: [Float], beta: [Float], eps: Float, silu fuseSiLU: Bool = false) throws -> Tensor {
+        try Profiler.measure("groupnorm\(fuseSiLU ? "+silu" : "") \(layout)") {
+            try groupNormImpl(groups: groups, gamma: gamma, beta: beta, eps: eps, silu: fuseSiLU)
+        }
+    }
+
+    private func groupNormImpl(groups: Int, gamma: [Float], beta: [Float], eps: Float, silu fuseSiLU: Bool) throws -> Tensor {
+        // Channels-last input is normalised in the blocked layout (the result stays blocked).
+        if layout == .nhwc { return try to(.nChw16c).groupNormImpl(groups: groups, gamma: gamma, beta: beta, eps: eps, silu: fuseSiLU) }
         guard rank >= 2 else { throw TensorError.shapeMismatch("GroupNorm needs [N, C, ...], got \(shape)") }
         let n = shape[0], c = shape[1]
         let hw = shape.dropFirst(2).reduce(1, *)

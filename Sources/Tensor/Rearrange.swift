@@ -6,6 +6,7 @@ extension Tensor {
     public func imageToTokens() throws -> Tensor {
         guard rank == 4 else { throw TensorError.shapeMismatch("imageToTokens needs [B, C, H, W], got \(shape)") }
         let b = shape[0], c = shape[1], hw = shape[2] * shape[3]
+        if layout == .nhwc { return try Tensor(shape: [b, hw, c], layout: .plain, storage: storage) }
         let out = Tensor(uninitialized: [b, hw, c])
         let src = pointer, dst = out.pointer
         if layout == .nChw16c {
@@ -33,6 +34,7 @@ extension Tensor {
         }
         let x = plain()
         let b = shape[0], c = shape[2], hw = h * w
+        if target == .nhwc { return try Tensor(shape: [b, c, h, w], layout: .nhwc, storage: x.storage) }
         let out = Tensor(uninitialized: [b, c, h, w], layout: target)
         let src = x.pointer, dst = out.pointer
         if target == .nChw16c {
@@ -51,6 +53,24 @@ extension Tensor {
             transpose2D(src, dst, batch: b, rows: hw, cols: c)
         }
         return out
+    }
+
+    /// `torch.chunk(x, n, dim=-1)` for a last dimension divisible by n: n plain tensors `[..., D/n]`.
+    public func chunkedLastDimension(_ n: Int) throws -> [Tensor] {
+        guard let d = shape.last, n > 0, d % n == 0 else {
+            throw TensorError.shapeMismatch("cannot split the last dimension of \(shape) into \(n) chunks")
+        }
+        let x = plain()
+        let part = d / n, rows = count / Swift.max(d, 1)
+        let outShape = Array(shape.dropLast()) + [part]
+        return (0..<n).map { j in
+            let out = Tensor(uninitialized: outShape)
+            let src = x.pointer, dst = out.pointer
+            parallelFor(rows, grain: 256) { range in
+                for r in range { (dst + r * part).update(from: src + r * d + j * part, count: part) }
+            }
+            return out
+        }
     }
 
     /// Axis permutation of a plain tensor (torch.permute(...).contiguous()).

@@ -6,7 +6,7 @@ extension Tensor {
         guard let d = shape.last, d > 0 else { throw TensorError.shapeMismatch("softmax on \(shape)") }
         let x = plain()
         let out = Tensor(uninitialized: shape)
-        softmaxRows(x.pointer, out.pointer, rows: count / d, length: d)
+        Profiler.measure("softmax") { softmaxRows(x.pointer, out.pointer, rows: count / d, length: d) }
         return out
     }
 }

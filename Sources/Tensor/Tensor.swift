@@ -10,8 +10,16 @@ public enum TensorLayout: Hashable, Sendable, CustomStringConvertible {
     case plain
     /// oneDNN `nChw16c` for 4-d tensors: `[N][ceil(C/16)][H][W][16]`; channels past C are zero.
     case nChw16c
+    /// Channels last for 4-d tensors: `[N][H][W][C]`, i.e. `[N, H·W, C]` tokens.
+    case nhwc
 
-    public var description: String { self == .plain ? "plain" : "nChw16c" }
+    public var description: String {
+        switch self {
+        case .plain: return "plain"
+        case .nChw16c: return "nChw16c"
+        case .nhwc: return "nhwc"
+        }
+    }
 }
 
 /// A float32 tensor: shape, layout and shared aligned storage. Kernels never write into an input's storage.
@@ -29,7 +37,7 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
     /// Number of floats the layout occupies (more than `count` for a padded blocked layout).
     public static func physicalCount(_ shape: [Int], _ layout: TensorLayout) -> Int {
         switch layout {
-        case .plain: return shape.reduce(1, *)
+        case .plain, .nhwc: return shape.reduce(1, *)
         case .nChw16c: return shape[0] * ((shape[1] + 15) / 16) * 16 * shape[2] * shape[3]
         }
     }
@@ -88,8 +96,8 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
             guard !o, p < (1 << 40) else { throw TensorError.invalidArgument("shape \(shape) is too large") }
             total = p
         }
-        if layout == .nChw16c && shape.count != 4 {
-            throw TensorError.invalidArgument("nChw16c needs a 4-d shape, got \(shape)")
+        if layout != .plain && shape.count != 4 {
+            throw TensorError.invalidArgument("\(layout) needs a 4-d shape, got \(shape)")
         }
     }
 
@@ -100,7 +108,7 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
     }
 
     /// The same values in plain layout (self if already plain).
-    public func plain() -> Tensor { layout == .plain ? self : converted(to: .plain) }
+    public func plain() -> Tensor { layout == .plain ? self : Profiler.measure("to plain") { converted(to: .plain) } }
 
     /// The same values in `layout`.
     public func to(_ layout: TensorLayout) throws -> Tensor {
@@ -124,6 +132,8 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
         var off = 0
         if layout == .plain {
             for (i, d) in zip(index, shape) { off = off * d + i }
+        } else if layout == .nhwc {
+            off = ((index[0] * shape[2] + index[2]) * shape[3] + index[3]) * shape[1] + index[1]
         } else {
             let cb = (shape[1] + 15) / 16
             off = (((index[0] * cb + index[1] / 16) * shape[2] + index[2]) * shape[3] + index[3]) * 16 + index[1] % 16
@@ -140,29 +150,51 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
         }
     }
 
-    /// plain <-> nChw16c for 4-d tensors.
+    /// Conversion between the 4-d layouts.
     private func converted(to target: TensorLayout) -> Tensor {
-        let n = shape[0], c = shape[1], h = shape[2], w = shape[3], hw = h * w, cb = (c + 15) / 16
+        let n = shape[0], c = shape[1], hw = shape[2] * shape[3], cb = (c + 15) / 16
         let out = Tensor(uninitialized: shape, layout: target)
         let src = storage.pointer, dst = out.storage.pointer
-        parallelFor(n * cb, grain: 1) { range in
-            for job in range {
-                let b = job / cb, blk = job % cb
-                let lanes = Swift.min(16, c - blk * 16)
-                let blocked = (b * cb + blk) * hw * 16
-                let planar = (b * c + blk * 16) * hw
-                if target == .nChw16c {
-                    for l in 0..<lanes {
-                        let s = src + planar + l * hw, d = dst + blocked + l
-                        for p in 0..<hw { d[p * 16] = s[p] }
-                    }
-                } else {
-                    for l in 0..<lanes {
-                        let s = src + blocked + l, d = dst + planar + l * hw
-                        for p in 0..<hw { d[p] = s[p * 16] }
+        switch (layout, target) {
+        case (.plain, .nhwc):
+            transpose2D(src, dst, batch: n, rows: c, cols: hw)
+        case (.nhwc, .plain):
+            transpose2D(src, dst, batch: n, rows: hw, cols: c)
+        case (.nChw16c, .nhwc), (.nhwc, .nChw16c):
+            let toBlocked = target == .nChw16c
+            parallelFor(n * hw, grain: 64) { range in
+                for job in range {
+                    let b = job / hw, p = job % hw
+                    let row = (toBlocked ? src : dst) + job * c
+                    for blk in 0..<cb {
+                        let lanes = Swift.min(16, c - blk * 16)
+                        let block = (toBlocked ? dst : src) + ((b * cb + blk) * hw + p) * 16
+                        if toBlocked { block.update(from: row + blk * 16, count: lanes) } else { row.advanced(by: blk * 16).update(from: block, count: lanes) }
                     }
                 }
             }
+        case (.plain, .nChw16c), (.nChw16c, .plain):
+            parallelFor(n * cb, grain: 1) { range in
+                for job in range {
+                    let b = job / cb, blk = job % cb
+                    let lanes = Swift.min(16, c - blk * 16)
+                    let blocked = (b * cb + blk) * hw * 16
+                    let planar = (b * c + blk * 16) * hw
+                    if target == .nChw16c {
+                        for l in 0..<lanes {
+                            let s = src + planar + l * hw, d = dst + blocked + l
+                            for p in 0..<hw { d[p * 16] = s[p] }
+                        }
+                    } else {
+                        for l in 0..<lanes {
+                            let s = src + blocked + l, d = dst + planar + l * hw
+                            for p in 0..<hw { d[p] = s[p * 16] }
+                        }
+                    }
+                }
+            }
+        default:
+            dst.update(from: src, count: Tensor.physicalCount(shape, layout))
         }
         return out
     }

@@ -46,7 +46,7 @@ final class BlockFixtureTests: XCTestCase {
             let block = try ResnetBlock(b.weights, inChannels: b.c.params["in"] as? Int ?? 0,
                                         outChannels: b.c.params["out"] as? Int ?? 0)
             try assertExactKeys(b)
-            for layout in [TensorLayout.plain, .nChw16c] {
+            for layout in [TensorLayout.plain, .nChw16c, .nhwc] {
                 let y = try block(try b.x.to(layout))
                 try b.c.check(y.toArray(), shape: y.shape, label: "\(layout)")
             }
@@ -57,7 +57,7 @@ final class BlockFixtureTests: XCTestCase {
         for b in try cases("attn_block") {
             let block = try AttnBlock(b.weights, channels: b.c.params["channels"] as? Int ?? 0)
             try assertExactKeys(b)
-            for layout in [TensorLayout.plain, .nChw16c] {
+            for layout in [TensorLayout.plain, .nChw16c, .nhwc] {
                 let y = try block(try b.x.to(layout))
                 try b.c.check(y.toArray(), shape: y.shape, label: "\(layout)")
             }

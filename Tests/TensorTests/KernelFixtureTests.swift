@@ -25,12 +25,12 @@ final class KernelFixtureTests: XCTestCase {
                                              padding: Padding2D(top: p[2], left: p[0], bottom: p[3], right: p[1]))
             let x = try tensor(c, "x")
             let residual = c.inputs["residual"] != nil ? try tensor(c, "residual") : nil
-            for layout in [TensorLayout.plain, .nChw16c] {
+            for layout in [TensorLayout.plain, .nChw16c, .nhwc] {
                 let y = try conv(try x.to(layout), residual: try residual?.to(layout))
                 try c.check(y.toArray(), shape: y.shape, label: "\(layout) in, \(y.layout) out")
             }
             // Forced output layouts.
-            for out in [TensorLayout.plain, .nChw16c] {
+            for out in [TensorLayout.plain, .nChw16c, .nhwc] {
                 let y = try conv(x, residual: residual, layout: out)
                 XCTAssertEqual(y.layout, out)
                 try c.check(y.toArray(), shape: y.shape, label: "forced \(out)")
@@ -48,7 +48,7 @@ final class KernelFixtureTests: XCTestCase {
                                              bias: try c.input("bias").values, stride: (s, s), padding: Padding2D(p),
                                              outputPadding: (op, op))
             let x = try tensor(c, "x")
-            for layout in [TensorLayout.plain, .nChw16c] {
+            for layout in [TensorLayout.plain, .nChw16c, .nhwc] {
                 let y = try conv(try x.to(layout))
                 try c.check(y.toArray(), shape: y.shape, label: "\(layout) in")
             }
@@ -72,13 +72,13 @@ final class KernelFixtureTests: XCTestCase {
     func testGroupNorm() throws {
         for c in cases("group_norm") {
             let x = try tensor(c, "x")
-            let layouts: [TensorLayout] = x.rank == 4 ? [.plain, .nChw16c] : [.plain]
+            let layouts: [TensorLayout] = x.rank == 4 ? [.plain, .nChw16c, .nhwc] : [.plain]
             for layout in layouts {
                 let y = try x.to(layout).groupNorm(groups: c.params["groups"] as? Int ?? 1,
                                                    gamma: try c.input("weight").values, beta: try c.input("bias").values,
                                                    eps: Float(c.params["eps"] as? Double ?? 1e-5),
                                                    silu: c.params["silu"] as? Bool ?? false)
-                XCTAssertEqual(y.layout, layout)
+                XCTAssertEqual(y.layout, layout == .nhwc ? .nChw16c : layout)
                 try c.check(y.toArray(), shape: y.shape, label: "\(layout)")
             }
         }
@@ -97,7 +97,7 @@ final class KernelFixtureTests: XCTestCase {
         for c in cases("tanh") { let y = try tensor(c, "x").tanh(); try c.check(y.toArray(), shape: y.shape) }
         for c in cases("add") {
             let a = try tensor(c, "x"), b = try tensor(c, "y")
-            for layout in [TensorLayout.plain, .nChw16c] {
+            for layout in [TensorLayout.plain, .nChw16c, .nhwc] {
                 let y = try a.to(layout) + b
                 try c.check(y.toArray(), shape: y.shape, label: "\(layout)")
             }
@@ -109,7 +109,7 @@ final class KernelFixtureTests: XCTestCase {
     }
 
     func testUpsampleAndPad() throws {
-        for layout in [TensorLayout.plain, .nChw16c] {
+        for layout in [TensorLayout.plain, .nChw16c, .nhwc] {
             for c in cases("upsample_nearest2x") {
                 let y = try tensor(c, "x").to(layout).upsampleNearest2x()
                 XCTAssertEqual(y.layout, layout)
@@ -133,6 +133,39 @@ final class KernelFixtureTests: XCTestCase {
             let y = try tensor(c, "x").permuted(c.params["order"] as? [Int] ?? [])
             try c.check(y.toArray(), shape: y.shape)
         }
+    }
+
+    /// Every pair of layouts converts losslessly, and block padding stays zero.
+    func testLayoutConversions() throws {
+        for shape in [[2, 20, 3, 5], [1, 16, 4, 4], [1, 3, 2, 7]] {
+            let values = (0..<shape.reduce(1, *)).map { Float($0) * 0.5 - 3 }
+            let x = try Tensor(shape: shape, values: values)
+            for a in [TensorLayout.plain, .nChw16c, .nhwc] {
+                for b in [TensorLayout.plain, .nChw16c, .nhwc] {
+                    let y = try x.to(a).to(b)
+                    XCTAssertEqual(y.layout, b)
+                    XCTAssertEqual(y.toArray(), values, "\(shape) \(a) -> \(b)")
+                    XCTAssertEqual(y[[shape[0] - 1, shape[1] - 1, 1, 2]], x[[shape[0] - 1, shape[1] - 1, 1, 2]])
+                }
+            }
+            let blocked = try x.to(.nChw16c).affine(scale: 2, shift: 1).clamped(min: 0.5, max: 4)
+            let want = values.map { Swift.min(Swift.max($0 * 2 + 1, 0.5), 4) }
+            XCTAssertEqual(blocked.toArray(), want)
+            if shape[1] % 16 != 0 {
+                // The padded lanes of a blocked result must still be zero.
+                let b = try blocked.to(.nChw16c)
+                let cb = (shape[1] + 15) / 16
+                let tail = (0..<(shape[2] * shape[3])).flatMap { p in
+                    (shape[1] % 16..<16).map { b.pointer[((cb - 1) * shape[2] * shape[3] + p) * 16 + $0] }
+                }
+                XCTAssertTrue(tail.allSatisfy { $0 == 0 })
+            }
+        }
+        XCTAssertThrowsError(try Tensor(shape: [2, 3], values: [1, 2, 3, 4, 5, 6]).to(.nhwc))
+        let chunks = try Tensor(shape: [2, 6], values: (0..<12).map(Float.init)).chunkedLastDimension(3)
+        XCTAssertEqual(chunks.map { $0.toArray() }, [[0, 1, 6, 7], [2, 3, 8, 9], [4, 5, 10, 11]])
+        let d = try Tensor(shape: [3], values: [1, 2, 3]) - Tensor(shape: [3], values: [0.5, 0.5, 4])
+        XCTAssertEqual(d.toArray(), [0.5, 1.5, -1])
     }
 
     func testL2Normalize() throws {

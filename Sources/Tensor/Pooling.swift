@@ -1,0 +1,108 @@
+// 2-d pooling as torch.nn.functional computes it on CPU: max_pool2d, avg_pool2d (both `count_include_pad`
+// semantics) and adaptive_avg_pool2d to 1×1 (global average).
+//
+// Arithmetic per output value follows ATen's channels-first kernels (spec/metrics.md §3.3): a window is visited
+// in row-major order; max starts at -inf (padding never wins); avg sums in float32 in that order, then divides by
+// the divisor (never multiplies by its reciprocal); the global average is `sum / H / W` (AdaptiveAvgPoolKernel).
+// The 16 channels of an nChw16c block are pooled at once in one AVX-512 register, each lane doing exactly the
+// scalar arithmetic, so results do not depend on the layout. Block padding (channels past C) holds zeros and
+// pools to zeros.
+//
+// `reluInput` applies max(0, ·) to every value read. For max pooling that equals a ReLU after pooling (max and
+// ReLU commute), which lets a network skip a pass over the larger pre-pool activation.
+
+extension Tensor {
+    /// torch.nn.functional.max_pool2d(x, kernel, stride, padding) (floor mode, dilation 1).
+    public func maxPool2d(kernel: Int, stride: Int, padding: Int = 0, reluInput: Bool = false) throws -> Tensor {
+        try pool(kernel: kernel, stride: stride, padding: padding, op: .max(relu: reluInput))
+    }
+
+    /// torch.nn.functional.avg_pool2d(x, kernel, stride, padding, count_include_pad=countIncludePad)
+    /// (floor mode, no divisor override).
+    public func avgPool2d(kernel: Int, stride: Int, padding: Int = 0, countIncludePad: Bool = true) throws -> Tensor {
+        try pool(kernel: kernel, stride: stride, padding: padding, op: .average(countIncludePad: countIncludePad))
+    }
+
+    /// adaptive_avg_pool2d(x, 1) flattened: `[N, C, H, W]` -> plain `[N, C]`.
+    public func globalAveragePool(reluInput: Bool = false) throws -> Tensor {
+        guard rank == 4, shape[2] > 0, shape[3] > 0 else {
+            throw TensorError.shapeMismatch("global average pool expects [N, C, H, W] with H, W > 0, got \(shape)")
+        }
+        let x = layout == .nChw16c ? self : try to(.nChw16c)
+        let n = shape[0], c = shape[1], h = shape[2], w = shape[3], hw = h * w, cb = (c + 15) / 16
+        let out = Tensor(uninitialized: [n, c])
+        let src = x.pointer, dst = out.pointer
+        let fh = Vec16(repeating: Float(h)), fw = Vec16(repeating: Float(w)), zero = Vec16(repeating: 0)
+        parallelFor(n * cb, grain: 4) { range in
+            for job in range {
+                let b = job / cb, blk = job % cb
+                let plane = src + job * hw * 16
+                var sum = Vec16(repeating: 0)
+                if reluInput {
+                    for p in 0..<hw { sum += pointwiseMax(loadVec(plane + p * 16), zero) }
+                } else {
+                    for p in 0..<hw { sum += loadVec(plane + p * 16) }
+                }
+                let mean = sum / fh / fw
+                let lanes = Swift.min(16, c - blk * 16)
+                let o = dst + b * c + blk * 16
+                for l in 0..<lanes { o[l] = mean[l] }
+            }
+        }
+        return out
+    }
+
+    private enum PoolOp { case max(relu: Bool), average(countIncludePad: Bool) }
+
+    private func pool(kernel k: Int, stride s: Int, padding p: Int, op: PoolOp) throws -> Tensor {
+        guard rank == 4 else { throw TensorError.shapeMismatch("pooling expects [N, C, H, W], got \(shape)") }
+        guard k > 0, s > 0, p >= 0, p <= k / 2 else {
+            // PyTorch: "pad should be at most half of effective kernel size".
+            throw TensorError.invalidArgument("pooling kernel \(k), stride \(s), padding \(p)")
+        }
+        let n = shape[0], c = shape[1], h = shape[2], w = shape[3]
+        let oh = (h + 2 * p - k) / s + 1, ow = (w + 2 * p - k) / s + 1
+        guard h + 2 * p >= k, w + 2 * p >= k, oh > 0, ow > 0 else {
+            throw TensorError.shapeMismatch("input \(shape) is too small for a \(k)x\(k) pooling window")
+        }
+        // Plain inputs go through the blocked kernel (the conversions are exact copies).
+        let x = layout == .nChw16c ? self : try to(.nChw16c)
+        let cb = (c + 15) / 16
+        let out = Tensor(uninitialized: [n, c, oh, ow], layout: .nChw16c)
+        let src = x.pointer, dst = out.pointer
+        let inPlane = h * w * 16, outPlane = oh * ow * 16
+        parallelFor(n * cb * oh, grain: 8) { range in
+            for job in range {
+                let plane = job / oh, oy = job % oh
+                let sp = src + plane * inPlane, dp = dst + plane * outPlane + oy * ow * 16
+                // Window rows, PyTorch style: the padded extent first (for count_include_pad), then clipped.
+                let hs0 = oy * s - p
+                let he0 = Swift.min(hs0 + k, h + p)
+                let hs = Swift.max(hs0, 0), he = Swift.min(he0, h)
+                for ox in 0..<ow {
+                    let ws0 = ox * s - p
+                    let we0 = Swift.min(ws0 + k, w + p)
+                    let ws = Swift.max(ws0, 0), we = Swift.min(we0, w)
+                    switch op {
+                    case .max(let relu):
+                        var m = Vec16(repeating: relu ? 0 : -.infinity)
+                        for iy in hs..<he {
+                            let row = sp + iy * w * 16
+                            for ix in ws..<we { m = pointwiseMax(m, loadVec(row + ix * 16)) }
+                        }
+                        storeVec(m, dp + ox * 16)
+                    case .average(let includePad):
+                        var sum = Vec16(repeating: 0)
+                        for iy in hs..<he {
+                            let row = sp + iy * w * 16
+                            for ix in ws..<we { sum += loadVec(row + ix * 16) }
+                        }
+                        let count = includePad ? (he0 - hs0) * (we0 - ws0) : (he - hs) * (we - ws)
+                        storeVec(sum / Vec16(repeating: Float(count)), dp + ox * 16)
+                    }
+                }
+            }
+        }
+        return layout == .nChw16c ? out : out.plain()
+    }
+}
