@@ -35,7 +35,7 @@ let package = Package(
         // Layers and the prefix-scoped weight loader.
         .target(name: "NN", dependencies: ["Tensor", "TorchFormats"], swiftSettings: optimise),
         // The three VQ families and Inception-v3.
-        .target(name: "Models", dependencies: ["NN", "Tensor", "TorchFormats", "Yams"], swiftSettings: optimise),
+        .target(name: "Models", dependencies: ["NN", "Tensor", "TorchFormats", "Imaging", "Yams"], swiftSettings: optimise),
         // Image decode/encode, PIL-compatible conversion and resizing, family presets.
         // libpng/libjpeg calls under setjmp (their errors longjmp, which must not cross Swift frames).
         .target(name: "CImageShim", linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),

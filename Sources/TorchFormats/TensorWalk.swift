@@ -33,13 +33,10 @@ public enum TensorWalk {
                 children = t.items.enumerated().map { ($0.element, join(path, String($0.offset))) }
             case .object(let o):
                 guard seen.insert(ObjectIdentifier(o)).inserted else { continue }
-                if o.dictItems.count > 0 {
-                    children = o.dictItems.entries.map { ($0.1, join(path, $0.0.description)) }
-                } else if !o.listItems.isEmpty {
-                    children = o.listItems.enumerated().map { ($0.element, join(path, String($0.offset))) }
-                } else {
-                    children = o.attributes.entries.map { ($0.1, join(path, $0.0.description)) }
-                }
+                // List items, then dict items, then BUILD attributes (the order tools/diff_inspect.py walks).
+                children = o.listItems.enumerated().map { ($0.element, join(path, String($0.offset))) }
+                    + o.dictItems.entries.map { ($0.1, join(path, $0.0.description)) }
+                    + o.attributes.entries.map { ($0.1, join(path, $0.0.description)) }
             default:
                 continue
             }

@@ -1,1 +1,0 @@
-// Models: owned by its issue; see ../shared/DESIGN.md.
