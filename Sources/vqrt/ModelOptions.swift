@@ -1,0 +1,58 @@
+// Options shared by the commands that run a model.
+
+import ArgumentParser
+import Foundation
+import Imaging
+import Models
+import Tensor
+import TorchFormats
+
+struct ModelOptions: ParsableArguments {
+    @Option(help: "Checkpoint: .pt / .pth / .ckpt / .bin (any torch.save format) or .safetensors.")
+    var checkpoint: String
+
+    @Option(help: "Upstream YAML config (latent-diffusion config.yaml, enhancing-transformers configs/*.yaml).")
+    var config: String?
+
+    @Option(help: "Model family: rt-vqvae, ldm-vqgan or vit-vqgan (default: detected from the checkpoint).")
+    var family: String?
+
+    @Option(help: "Preprocessing preset (default: the family's; \(Preset.names.joined(separator: ", ")), optionally @SIZE).")
+    var preprocess: String?
+
+    func load() throws -> LoadedModel {
+        var forced: ModelFamily?
+        if let family {
+            guard let f = ModelFamily(rawValue: family) else { throw ValidationError("unknown family '\(family)' (rt-vqvae, ldm-vqgan, vit-vqgan)") }
+            forced = f
+        }
+        return try ModelLoader.load(path: checkpoint, family: forced, configPath: config)
+    }
+
+    func preset(for model: VQModel) throws -> Preset {
+        guard let preprocess else { return model.preset }
+        guard let p = Preset.named(preprocess) else { throw ValidationError("unknown preset '\(preprocess)'") }
+        return p
+    }
+}
+
+struct RunOptions: ParsableArguments {
+    @Option(help: "Images per batch.")
+    var batchSize = 8
+
+    @Option(help: "Threads (default: all cores).")
+    var threads: Int?
+
+    @Flag(help: "No progress output.")
+    var quiet = false
+
+    func apply() throws {
+        guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
+        if let threads {
+            guard threads > 0 else { throw ValidationError("--threads must be positive") }
+            Threading.setThreads(threads)
+        }
+    }
+
+    var workerThreads: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }
+}
