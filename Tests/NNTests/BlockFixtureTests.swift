@@ -72,10 +72,14 @@ final class BlockFixtureTests: XCTestCase {
             try b.c.check(y.toArray(), shape: y.shape)
         }
         for b in try cases("upsample") {
-            let block = try Upsample(b.weights, channels: b.c.params["channels"] as? Int ?? 0)
+            for fused in [true, false] {
+                let block = try Upsample(b.weights, channels: b.c.params["channels"] as? Int ?? 0, fused: fused)
+                for layout in [TensorLayout.plain, .nChw16c] {
+                    let y = try block(try b.x.to(layout))
+                    try b.c.check(y.toArray(), shape: y.shape, label: "\(fused ? "fused" : "literal") \(layout)")
+                }
+            }
             try assertExactKeys(b)
-            let y = try block(b.x)
-            try b.c.check(y.toArray(), shape: y.shape)
         }
     }
 
@@ -88,10 +92,14 @@ final class BlockFixtureTests: XCTestCase {
             try b.c.check(y.toArray(), shape: y.shape)
         }
         for b in try cases("decoder") {
-            let dec = try Decoder(b.weights, config: config(b.c.params))
+            for fused in [true, false] {
+                Upsample.fuseByDefault = fused
+                defer { Upsample.fuseByDefault = true }
+                let dec = try Decoder(b.weights, config: config(b.c.params))
+                let y = try dec(b.x)
+                try b.c.check(y.toArray(), shape: y.shape, label: fused ? "fused upsample" : "literal upsample")
+            }
             try assertExactKeys(b)
-            let y = try dec(b.x)
-            try b.c.check(y.toArray(), shape: y.shape)
         }
     }
 }
