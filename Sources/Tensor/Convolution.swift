@@ -108,16 +108,17 @@ public final class ConvolutionKernel: @unchecked Sendable {
         variants = [WeightVariant(md: md, storage: w)]
     }
 
-    /// oneDNN implementations passed over when another candidate exists (name prefixes). oneDNN 2.6 ranks its
-    /// brgemm-based convolutions first on AVX-512 machines, but for the shapes of VQ models (3×3 and 1×1 with 128 to
-    /// 512 channels, the 3-channel first and last layers, stride 2) its direct `jit:avx512_core` kernels measured
-    /// 1.2× to 4× faster here (Xeon with AVX-512, 2 threads). Override with VQRT_CONV_AVOID (comma-separated,
-    /// empty for oneDNN's own choice).
-    nonisolated(unsafe) public static var avoidedImplementations: [String] = {
-        if let env = ProcessInfo.processInfo.environment["VQRT_CONV_AVOID"] {
+    /// oneDNN implementations to take when offered (name prefixes), else oneDNN's first choice. oneDNN 2.6 ranks
+    /// its brgemm-based convolutions first on AVX-512 machines, but for the shapes of VQ models (3×3 and 1×1 with
+    /// 128 to 512 channels in nChw16c, the 3-channel first and last layers, stride 2) its direct jit kernels
+    /// measured 1.2× to 4× faster here (Xeon with AVX-512, 2 threads). Where no direct kernel exists (e.g.
+    /// channels-last tensors) oneDNN's own ranking stands. Override with VQRT_CONV_PREFER (comma-separated, empty
+    /// for oneDNN's choice everywhere).
+    nonisolated(unsafe) public static var preferredImplementations: [String] = {
+        if let env = ProcessInfo.processInfo.environment["VQRT_CONV_PREFER"] {
             return env.split(separator: ",").map { String($0) }
         }
-        return ["brgconv", "brgdeconv", "brg_conv", "brg_deconv"]
+        return ["jit:", "jit_1x1:"]
     }()
 
     /// Output spatial size for an input of `h`×`w` (may be <= 0 for inputs that are too small).
@@ -251,7 +252,7 @@ public final class ConvolutionKernel: @unchecked Sendable {
         defer { dnnl_primitive_attr_destroy(attr) }
         let prim = try withOpDesc(src: &src, weights: &wmd, bias: &bmd, dst: &dst, shapes: "\(x.shape) -> \(outShape)") {
             try DNNLPrimitive(opDesc: $0, attr: attr, what: kind == .convolution ? "convolution" : "transposed convolution",
-                              avoid: ConvolutionKernel.avoidedImplementations)
+                              prefer: ConvolutionKernel.preferredImplementations)
         }
         guard let srcMD = prim.md(dnnl_query_src_md), let dstMD = prim.md(dnnl_query_dst_md),
               let wantW = prim.md(dnnl_query_weights_md) else {

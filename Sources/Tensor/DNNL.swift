@@ -120,6 +120,18 @@ enum DNNL {
     }
 }
 
+/// Records primitives that fell back to oneDNN's reference (scalar C++) implementations, which are orders of
+/// magnitude slower: a sign of an unsupported layout combination.
+public enum DNNLDiagnostics {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var slow: [String] = []
+
+    static func record(_ s: String) { lock.lock(); slow.append(s); lock.unlock() }
+
+    /// Descriptions of every primitive created so far with a reference implementation.
+    public static var referenceImplementations: [String] { lock.lock(); defer { lock.unlock() }; return slow }
+}
+
 /// An executable oneDNN primitive with its descriptor; destroyed with the object.
 final class DNNLPrimitive: @unchecked Sendable {
     let pd: dnnl_primitive_desc_t
@@ -127,9 +139,9 @@ final class DNNLPrimitive: @unchecked Sendable {
     let scratchBytes: Int
 
     /// Creates the primitive from an operation descriptor (pointer to a dnnl_*_desc_t). oneDNN lists candidate
-    /// implementations best first by its own heuristics; the first one whose name does not start with one of
-    /// `avoid` is taken (or the very first if all are avoided).
-    convenience init(opDesc: UnsafeRawPointer, attr: dnnl_primitive_attr_t, what: String, avoid: [String] = []) throws {
+    /// implementations best first by its own heuristics; the first one whose name starts with one of `prefer` is
+    /// taken, or oneDNN's first choice if none does.
+    convenience init(opDesc: UnsafeRawPointer, attr: dnnl_primitive_attr_t, what: String, prefer: [String] = []) throws {
         var it: dnnl_primitive_desc_iterator_t?
         try DNNL.check(dnnl_primitive_desc_iterator_create(&it, opDesc, attr, try DNNL.engine(), nil), "\(what) descriptor")
         guard let iter = it else { throw TensorError.dnnl("\(what) descriptor missing") }
@@ -139,11 +151,12 @@ final class DNNLPrimitive: @unchecked Sendable {
         repeat {
             guard let pd = dnnl_primitive_desc_iterator_fetch(iter) else { break }
             let name = DNNLPrimitive.implementationName(pd)
-            if !avoid.contains(where: { name.hasPrefix($0) }) {
+            if prefer.contains(where: { name.hasPrefix($0) }) {
                 chosen = pd
                 break
             }
             if first == nil { first = pd } else { dnnl_primitive_desc_destroy(pd) }
+            if prefer.isEmpty { break }
         } while dnnl_primitive_desc_iterator_next(iter) == dnnl_success
         if let c = chosen {
             if let f = first { dnnl_primitive_desc_destroy(f) }
@@ -188,6 +201,8 @@ final class DNNLPrimitive: @unchecked Sendable {
         }
         self.pd = pd
         self.primitive = pr
+        let name = DNNLPrimitive.implementationName(pd)
+        if name.hasPrefix("ref") { DNNLDiagnostics.record("\(what): \(name)") }
         if let s = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0) {
             scratchBytes = DNNL.size(s.pointee)
         } else {

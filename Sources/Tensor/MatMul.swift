@@ -13,10 +13,10 @@ public final class LinearKernel: @unchecked Sendable {
 
     private struct PlanKey: Hashable { let rows: Int; let sum: Bool }
 
-    /// oneDNN matmul implementations passed over when another candidate exists (name prefixes), for Linear layers
-    /// and `Tensor.matmul`. Override with VQRT_MATMUL_AVOID (comma-separated).
-    nonisolated(unsafe) public static var avoidedImplementations: [String] = {
-        if let env = ProcessInfo.processInfo.environment["VQRT_MATMUL_AVOID"] {
+    /// oneDNN matmul implementations to take when offered (name prefixes), for Linear layers and `Tensor.matmul`;
+    /// empty: oneDNN's own choice. Override with VQRT_MATMUL_PREFER (comma-separated).
+    nonisolated(unsafe) public static var preferredImplementations: [String] = {
+        if let env = ProcessInfo.processInfo.environment["VQRT_MATMUL_PREFER"] {
             return env.split(separator: ",").map { String($0) }
         }
         return []
@@ -88,7 +88,7 @@ public final class LinearKernel: @unchecked Sendable {
         try DNNL.check(dnnl_matmul_desc_init(&d, &src, &wmd, &bmd, &dst), "linear [\(key.rows), \(inFeatures)]")
         let attr = try DNNL.attr(sum: key.sum)
         defer { dnnl_primitive_attr_destroy(attr) }
-        let prim = try withUnsafePointer(to: &d) { try DNNLPrimitive(opDesc: $0, attr: attr, what: "linear", avoid: LinearKernel.avoidedImplementations) }
+        let prim = try withUnsafePointer(to: &d) { try DNNLPrimitive(opDesc: $0, attr: attr, what: "linear", prefer: LinearKernel.preferredImplementations) }
         guard let want = prim.md(dnnl_query_weights_md) else { throw TensorError.dnnl("linear lacks a weights descriptor") }
         if !DNNL.equal(want, weights.md) {
             // Reorder once; every later plan asks for the same blocked layout or gets its own reorder from it.
@@ -147,7 +147,7 @@ func stridedMatmul(_ a: MatrixView, _ b: MatrixView, into c: UnsafeMutablePointe
                 try DNNL.check(dnnl_primitive_attr_set_output_scales(attr, 1, 0, &scale), "matmul scale")
             }
             let p = try withUnsafePointer(to: &desc) {
-                try DNNLPrimitive(opDesc: $0, attr: attr, what: "matmul", avoid: LinearKernel.avoidedImplementations)
+                try DNNLPrimitive(opDesc: $0, attr: attr, what: "matmul", prefer: LinearKernel.preferredImplementations)
             }
             if cache.entries.count > 256 { cache.entries = [:] }
             cache.entries[key] = p

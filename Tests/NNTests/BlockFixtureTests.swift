@@ -41,6 +41,12 @@ final class BlockFixtureTests: XCTestCase {
                      attnType: TamingAttention(rawValue: p["attn_type"] as? String ?? "") ?? .vanilla)
     }
 
+    override func tearDown() {
+        // No block may have fallen back to a scalar reference kernel (e.g. through an unsupported layout).
+        XCTAssertEqual(DNNLDiagnostics.referenceImplementations, [])
+        super.tearDown()
+    }
+
     func testResnetBlock() throws {
         for b in try cases("resnet_block") {
             let block = try ResnetBlock(b.weights, inChannels: b.c.params["in"] as? Int ?? 0,

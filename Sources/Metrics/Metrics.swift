@@ -1,1 +1,0 @@
-// Metrics: owned by its issue; see ../shared/DESIGN.md.
