@@ -36,6 +36,7 @@ enum DNNL {
 
     /// A memory descriptor from dims and a format tag (`dnnl_format_tag_any` lets a primitive choose).
     static func md(_ dims: [Int], _ tag: dnnl_format_tag_t) throws -> dnnl_memory_desc_t {
+        guard dims.count <= Int(DNNL_MAX_NDIMS) else { throw TensorError.invalidArgument("rank \(dims.count) is too high") }
         var md = dnnl_memory_desc_t()
         var d = [Int64](repeating: 0, count: Int(DNNL_MAX_NDIMS))
         for (i, v) in dims.enumerated() { d[i] = Int64(v) }
@@ -45,6 +46,9 @@ enum DNNL {
 
     /// A memory descriptor from dims and element strides.
     static func md(_ dims: [Int], strides: [Int]) throws -> dnnl_memory_desc_t {
+        guard dims.count <= Int(DNNL_MAX_NDIMS), strides.count == dims.count else {
+            throw TensorError.invalidArgument("rank \(dims.count) is too high")
+        }
         var md = dnnl_memory_desc_t()
         var d = [Int64](repeating: 0, count: Int(DNNL_MAX_NDIMS))
         var s = [Int64](repeating: 0, count: Int(DNNL_MAX_NDIMS))

@@ -22,6 +22,9 @@ public final class CodebookSearch: @unchecked Sendable {
         guard codes.rank == 2, codes.shape[0] > 0, codes.shape[1] > 0 else {
             throw TensorError.shapeMismatch("codebook must be [K, D], got \(codes.shape)")
         }
+        guard codes.shape[0] < Int(Int32.max - 16) else {
+            throw TensorError.invalidArgument("codebook of \(codes.shape[0]) codes is too large")
+        }
         let c = codes.plain()
         let k = c.shape[0], d = c.shape[1]
         size = k; dimension = d
