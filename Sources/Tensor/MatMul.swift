@@ -109,27 +109,33 @@ public final class LinearKernel: @unchecked Sendable {
 private final class MatMulCache: @unchecked Sendable {
     static let shared = MatMulCache()
     struct Key: Hashable {
-        let aDims: [Int], aStrides: [Int], bDims: [Int], bStrides: [Int]
+        let a: [Int], b: [Int], c: [Int]      // dims followed by strides
         let alpha: Float
     }
     var entries: [Key: DNNLPrimitive] = [:]
     let lock = NSLock()
 }
 
-/// A `[batch, rows, cols]` matrix view: base pointer and element strides (any, including transposed views).
+/// A `[batch..., rows, cols]` matrix view: base pointer and element strides (any, including transposed views).
 struct MatrixView {
     let pointer: UnsafeMutablePointer<Float>
     let dims: [Int]
     let strides: [Int]
+
+    /// A dense row-major view.
+    static func dense(_ p: UnsafeMutablePointer<Float>, _ dims: [Int]) -> MatrixView {
+        var strides = [Int](repeating: 1, count: dims.count)
+        for i in stride(from: dims.count - 2, through: 0, by: -1) { strides[i] = strides[i + 1] * dims[i + 1] }
+        return MatrixView(pointer: p, dims: dims, strides: strides)
+    }
 }
 
-/// C = alpha · A·B for `[batch, m, k]` A and `[batch, k, n]` B views into a dense `[batch, m, n]` C.
-func stridedMatmul(_ a: MatrixView, _ b: MatrixView, into c: UnsafeMutablePointer<Float>, alpha: Float) throws {
-    let batch = a.dims[0], m = a.dims[1], n = b.dims[2]
+/// C = alpha · A·B for `[batch..., m, k]` A and `[batch..., k, n]` B views into a `[batch..., m, n]` C view.
+func stridedMatmul(_ a: MatrixView, _ b: MatrixView, into c: MatrixView, alpha: Float) throws {
     let aMD = try DNNL.md(a.dims, strides: a.strides)
     let bMD = try DNNL.md(b.dims, strides: b.strides)
-    let cMD = try DNNL.md([batch, m, n], dnnl_abc)
-    let key = MatMulCache.Key(aDims: a.dims, aStrides: a.strides, bDims: b.dims, bStrides: b.strides, alpha: alpha)
+    let cMD = try DNNL.md(c.dims, strides: c.strides)
+    let key = MatMulCache.Key(a: a.dims + a.strides, b: b.dims + b.strides, c: c.dims + c.strides, alpha: alpha)
     let cache = MatMulCache.shared
     cache.lock.lock()
     var prim = cache.entries[key]
@@ -161,7 +167,7 @@ func stridedMatmul(_ a: MatrixView, _ b: MatrixView, into c: UnsafeMutablePointe
     try Profiler.measure("matmul") {
         try prim!.execute([(Int32(DNNL_ARG_SRC), aMD, UnsafeMutableRawPointer(a.pointer)),
                            (Int32(DNNL_ARG_WEIGHTS), bMD, UnsafeMutableRawPointer(b.pointer)),
-                           (Int32(DNNL_ARG_DST), cMD, UnsafeMutableRawPointer(c))])
+                           (Int32(DNNL_ARG_DST), cMD, UnsafeMutableRawPointer(c.pointer))])
     }
 }
 
@@ -188,7 +194,7 @@ extension Tensor {
         let ap = a.plain(), bp = b.plain()
         try stridedMatmul(MatrixView(pointer: ap.pointer, dims: [batch, m, k], strides: transposeA ? [m * k, 1, m] : [m * k, k, 1]),
                           MatrixView(pointer: bp.pointer, dims: [batch, k, n], strides: transposeB ? [k * n, 1, k] : [k * n, n, 1]),
-                          into: out.pointer, alpha: alpha)
+                          into: .dense(out.pointer, [batch, m, n]), alpha: alpha)
         return out
     }
 
@@ -207,12 +213,12 @@ extension Tensor {
         // scores[b, i, j] = Σ_c q[b, i, c] k[b, j, c]
         try stridedMatmul(MatrixView(pointer: base, dims: [b, hw, c], strides: [batchStride, rowStride, 1]),
                           MatrixView(pointer: base + c, dims: [b, c, hw], strides: [batchStride, 1, rowStride]),
-                          into: scores.pointer, alpha: scale)
+                          into: .dense(scores.pointer, [b, hw, hw]), alpha: scale)
         Profiler.measure("softmax") { softmaxRows(scores.pointer, scores.pointer, rows: b * hw, length: hw) }
         // out[b, i, c] = Σ_j scores[b, i, j] v[b, j, c]
         try stridedMatmul(MatrixView(pointer: scores.pointer, dims: [b, hw, hw], strides: [hw * hw, hw, 1]),
                           MatrixView(pointer: base + 2 * c, dims: [b, hw, c], strides: [batchStride, rowStride, 1]),
-                          into: out.pointer, alpha: 1)
+                          into: .dense(out.pointer, [b, hw, c]), alpha: 1)
         return out
     }
 }
