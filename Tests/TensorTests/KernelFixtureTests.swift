@@ -184,10 +184,22 @@ final class KernelFixtureTests: XCTestCase {
             try c.check(y.toArray(), shape: y.shape)
         }
         for c in cases("multi_head_attention") {
-            let y = try Tensor.multiHeadAttention(q: try tensor(c, "q"), k: try tensor(c, "k"), v: try tensor(c, "v"),
-                                                  heads: c.params["heads"] as? Int ?? 1,
-                                                  scale: Float(c.params["scale"] as? Double ?? 1))
+            let heads = c.params["heads"] as? Int ?? 1, scale = Float(c.params["scale"] as? Double ?? 1)
+            let q = try tensor(c, "q"), k = try tensor(c, "k"), v = try tensor(c, "v")
+            let y = try Tensor.multiHeadAttention(q: q, k: k, v: v, heads: heads, scale: scale)
             try c.check(y.toArray(), shape: y.shape)
+            // The same from a fused [B, N, 3·H·D] projection (q | k | v along the last dimension).
+            let (b, n, hd) = (q.shape[0], q.shape[1], q.shape[2])
+            let qa = q.toArray(), ka = k.toArray(), va = v.toArray()
+            var fused = [Float]()
+            for r in 0..<(b * n) {
+                let row = (r * hd)..<((r + 1) * hd)
+                fused.append(contentsOf: qa[row])
+                fused.append(contentsOf: ka[row])
+                fused.append(contentsOf: va[row])
+            }
+            let y2 = try Tensor.multiHeadAttention(qkv: try Tensor(shape: [b, n, 3 * hd], values: fused), heads: heads, scale: scale)
+            try c.check(y2.toArray(), shape: y2.shape, label: "fused qkv")
         }
     }
 
