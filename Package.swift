@@ -54,10 +54,12 @@ let package = Package(
         .testTarget(name: "PickleVMTests", dependencies: ["PickleVM"]),
         .testTarget(name: "TorchFormatsTests", dependencies: ["TorchFormats", "PickleVM"]),
         .testTarget(name: "CLITests", dependencies: ["vqrt"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Tensor", "NPY", "TorchFormats"]),
         .testTarget(name: "NPYTests", dependencies: ["NPY"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "NPY"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "NPY"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "NPY"]),
+        .testTarget(name: "InceptionTests", dependencies: ["Models", "NN", "Tensor", "Imaging", "NPY"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -6,8 +6,8 @@
 // Inception's branch widths are all multiples of 16, so its concatenations never leave the blocked layout.
 
 extension Tensor {
-    /// torch.cat(parts, dim=1) for 4-d tensors of equal N, H, W. The result takes the first part's layout where
-    /// possible (nChw16c needs every part but the last to have a multiple of 16 channels; otherwise it is plain).
+    /// torch.cat(parts, dim=1) for 4-d tensors of equal N, H, W. The result is nChw16c if the first part is and
+    /// every part but the last has a multiple of 16 channels, plain otherwise.
     /// With `relu`, every value is replaced by max(0, value) on the way (torch.relu of each part, then cat).
     public static func concatChannels(_ parts: [Tensor], relu: Bool = false) throws -> Tensor {
         guard let first = parts.first else { throw TensorError.invalidArgument("concatenation of no tensors") }
@@ -18,7 +18,8 @@ extension Tensor {
         guard parts.allSatisfy({ $0.shape[0] == n && $0.shape[2] == h && $0.shape[3] == w }) else {
             throw TensorError.shapeMismatch("cannot concatenate \(parts.map(\.shape)) along channels")
         }
-        var layout = first.layout
+        // Channels-last interleaves the parts per pixel: such inputs are concatenated in the plain layout.
+        var layout: TensorLayout = first.layout == .nChw16c ? .nChw16c : .plain
         if layout == .nChw16c && parts.dropLast().contains(where: { $0.shape[1] % 16 != 0 }) { layout = .plain }
         let xs = try parts.map { try $0.to(layout) }
         let channels = xs.reduce(0) { $0 + $1.shape[1] }

@@ -65,7 +65,7 @@ extension Tensor {
         guard h + 2 * p >= k, w + 2 * p >= k, oh > 0, ow > 0 else {
             throw TensorError.shapeMismatch("input \(shape) is too small for a \(k)x\(k) pooling window")
         }
-        // Plain inputs go through the blocked kernel (the conversions are exact copies).
+        // Other layouts go through the blocked kernel (the conversions are exact copies).
         let x = layout == .nChw16c ? self : try to(.nChw16c)
         let cb = (c + 15) / 16
         let out = Tensor(uninitialized: [n, c, oh, ow], layout: .nChw16c)
@@ -103,6 +103,6 @@ extension Tensor {
                 }
             }
         }
-        return layout == .nChw16c ? out : out.plain()
+        return layout == .nChw16c ? out : try out.to(layout)
     }
 }

@@ -1,0 +1,83 @@
+// Symmetric dense linear algebra in float64 through OpenBLAS (cblas) and LAPACKE. Matrices are n×n, stored
+// column-major; the symmetric ones are passed full, so row- and column-major are the same thing.
+import CLAPACK
+
+enum LinearAlgebra {
+    @inline(__always) static func char(_ c: Character) -> CChar { CChar(c.asciiValue!) }
+
+    /// Eigenvalues in ascending order and, with `vectors`, the orthonormal eigenvectors as the columns of a
+    /// column-major matrix (LAPACK dsyevd: divide and conquer).
+    static func symmetricEigen(_ a: [Double], n: Int, vectors: Bool) throws -> (values: [Double], vectors: [Double]?) {
+        precondition(a.count == n * n)
+        var m = a
+        var w = [Double](repeating: 0, count: n)
+        let info = m.withUnsafeMutableBufferPointer { mp in
+            w.withUnsafeMutableBufferPointer { wp in
+                LAPACKE_dsyevd(LAPACK_COL_MAJOR, char(vectors ? "V" : "N"), char("U"), Int32(n),
+                               mp.baseAddress, Int32(n), wp.baseAddress)
+            }
+        }
+        guard info == 0 else {
+            throw MetricsError.lapack(info < 0 ? "dsyevd: bad argument \(-info)"
+                                               : "dsyevd did not converge (\(info) off-diagonal elements)")
+        }
+        return (w, vectors ? m : nil)
+    }
+
+    /// The lower Cholesky factor L (S = L·Lᵀ) in column-major order (the strict upper triangle holds leftovers and
+    /// must not be read), or nil if S is not numerically positive definite (LAPACK dpotrf).
+    static func cholesky(_ s: [Double], n: Int) -> [Double]? {
+        var l = s
+        let info = l.withUnsafeMutableBufferPointer {
+            LAPACKE_dpotrf(LAPACK_COL_MAJOR, char("L"), Int32(n), $0.baseAddress, Int32(n))
+        }
+        return info == 0 ? l : nil
+    }
+
+    /// M := (M + Mᵀ) / 2, removing the rounding asymmetry of products like Lᵀ·S·L before an eigen-solve.
+    static func symmetrise(_ m: inout [Double], n: Int) {
+        m.withUnsafeMutableBufferPointer { p in
+            for j in 0..<n {
+                for i in (j + 1)..<max(j + 1, n) {
+                    let v = 0.5 * (p[i + j * n] + p[j + i * n])
+                    p[i + j * n] = v
+                    p[j + i * n] = v
+                }
+            }
+        }
+    }
+
+    /// Lᵀ·S·L for lower-triangular L (two triangular multiplications, dtrmm).
+    static func congruenceLower(_ s: [Double], by l: [Double], n: Int) -> [Double] {
+        var t = s
+        l.withUnsafeBufferPointer { lp in
+            t.withUnsafeMutableBufferPointer { tp in
+                // T := S·L, then T := Lᵀ·T.
+                cblas_dtrmm(CblasColMajor, CblasRight, CblasLower, CblasNoTrans, CblasNonUnit, blasint(n), blasint(n),
+                            1, lp.baseAddress, blasint(n), tp.baseAddress, blasint(n))
+                cblas_dtrmm(CblasColMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, blasint(n), blasint(n),
+                            1, lp.baseAddress, blasint(n), tp.baseAddress, blasint(n))
+            }
+        }
+        return t
+    }
+
+    /// Vᵀ·S·V for a square V (column-major) and symmetric S (dsymm then dgemm).
+    static func congruence(_ s: [Double], by v: [Double], n: Int) -> [Double] {
+        var t = [Double](repeating: 0, count: n * n)
+        var c = [Double](repeating: 0, count: n * n)
+        s.withUnsafeBufferPointer { sp in
+            v.withUnsafeBufferPointer { vp in
+                t.withUnsafeMutableBufferPointer { tp in
+                    cblas_dsymm(CblasColMajor, CblasLeft, CblasUpper, blasint(n), blasint(n), 1, sp.baseAddress,
+                                blasint(n), vp.baseAddress, blasint(n), 0, tp.baseAddress, blasint(n))
+                    c.withUnsafeMutableBufferPointer { cp in
+                        cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, blasint(n), blasint(n), blasint(n), 1,
+                                    vp.baseAddress, blasint(n), tp.baseAddress, blasint(n), 0, cp.baseAddress, blasint(n))
+                    }
+                }
+            }
+        }
+        return c
+    }
+}

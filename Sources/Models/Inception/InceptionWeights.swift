@@ -1,0 +1,185 @@
+// Where the FID Inception weights come from: the released file `pt_inception-2015-12-05-6726825d.pth` (any
+// torch.save container; the 2019 file is probably the legacy format and may lack `num_batches_tracked`), loaded
+// as strictly as `load_state_dict(strict=True)` does, or synthetic weights for tests (contract C4).
+import Foundation
+import NN
+import Tensor
+import TorchFormats
+
+/// Problems with an Inception weights file, beyond what the checkpoint reader reports.
+public enum InceptionError: Error, CustomStringConvertible, Equatable {
+    /// No file at the path.
+    case weightsNotFound(path: String)
+    /// The file is a checkpoint but not of the FID Inception (extra or missing keys, wrong shapes).
+    case notFIDInception(String)
+
+    public var description: String {
+        switch self {
+        case .weightsNotFound(let path):
+            return "Inception weights not found at '\(path)'. The standard file is \(InceptionWeights.standardFileName) "
+                + "from \(InceptionWeights.standardURL) (SHA-256 \(InceptionWeights.standardSHA256)); pytorch-fid "
+                + "caches it under ~/.cache/torch/hub/checkpoints/."
+        case .notFIDInception(let m):
+            return "not the FID Inception-v3 weights: \(m)"
+        }
+    }
+}
+
+public enum InceptionWeights {
+    public static let standardFileName = "pt_inception-2015-12-05-6726825d.pth"
+    public static let standardURL =
+        "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth"
+    /// From a third-party asset manifest (spec/metrics.md §4.1); its first 8 hex digits match the file name.
+    public static let standardSHA256 = "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2"
+
+    /// Where torch.hub (pytorch-fid, pytorch-image-generation-metrics) keeps the file: `$TORCH_HOME/hub/checkpoints`,
+    /// else `$XDG_CACHE_HOME/torch/hub/checkpoints`, else `~/.cache/torch/hub/checkpoints`.
+    public static var torchHubPath: String {
+        let env = ProcessInfo.processInfo.environment
+        let torchHome = env["TORCH_HOME"]
+            ?? ((env["XDG_CACHE_HOME"] ?? (NSHomeDirectory() + "/.cache")) + "/torch")
+        return torchHome + "/hub/checkpoints/" + standardFileName
+    }
+
+    /// The 94 BasicConv2d prefixes with their conv weight shapes [O, I, kH, kW], in state-dict order.
+    public static let convolutions: [(prefix: String, shape: [Int])] = {
+        var out: [(String, [Int])] = []
+        func conv(_ p: String, _ o: Int, _ i: Int, _ kh: Int, _ kw: Int) { out.append((p, [o, i, kh, kw])) }
+        conv("Conv2d_1a_3x3", 32, 3, 3, 3)
+        conv("Conv2d_2a_3x3", 32, 32, 3, 3)
+        conv("Conv2d_2b_3x3", 64, 32, 3, 3)
+        conv("Conv2d_3b_1x1", 80, 64, 1, 1)
+        conv("Conv2d_4a_3x3", 192, 80, 3, 3)
+        for (name, c, pool) in [("Mixed_5b", 192, 32), ("Mixed_5c", 256, 64), ("Mixed_5d", 288, 64)] {
+            conv("\(name).branch1x1", 64, c, 1, 1)
+            conv("\(name).branch5x5_1", 48, c, 1, 1)
+            conv("\(name).branch5x5_2", 64, 48, 5, 5)
+            conv("\(name).branch3x3dbl_1", 64, c, 1, 1)
+            conv("\(name).branch3x3dbl_2", 96, 64, 3, 3)
+            conv("\(name).branch3x3dbl_3", 96, 96, 3, 3)
+            conv("\(name).branch_pool", pool, c, 1, 1)
+        }
+        conv("Mixed_6a.branch3x3", 384, 288, 3, 3)
+        conv("Mixed_6a.branch3x3dbl_1", 64, 288, 1, 1)
+        conv("Mixed_6a.branch3x3dbl_2", 96, 64, 3, 3)
+        conv("Mixed_6a.branch3x3dbl_3", 96, 96, 3, 3)
+        for (name, c7) in [("Mixed_6b", 128), ("Mixed_6c", 160), ("Mixed_6d", 160), ("Mixed_6e", 192)] {
+            conv("\(name).branch1x1", 192, 768, 1, 1)
+            conv("\(name).branch7x7_1", c7, 768, 1, 1)
+            conv("\(name).branch7x7_2", c7, c7, 1, 7)
+            conv("\(name).branch7x7_3", 192, c7, 7, 1)
+            conv("\(name).branch7x7dbl_1", c7, 768, 1, 1)
+            conv("\(name).branch7x7dbl_2", c7, c7, 7, 1)
+            conv("\(name).branch7x7dbl_3", c7, c7, 1, 7)
+            conv("\(name).branch7x7dbl_4", c7, c7, 7, 1)
+            conv("\(name).branch7x7dbl_5", 192, c7, 1, 7)
+            conv("\(name).branch_pool", 192, 768, 1, 1)
+        }
+        conv("Mixed_7a.branch3x3_1", 192, 768, 1, 1)
+        conv("Mixed_7a.branch3x3_2", 320, 192, 3, 3)
+        conv("Mixed_7a.branch7x7x3_1", 192, 768, 1, 1)
+        conv("Mixed_7a.branch7x7x3_2", 192, 192, 1, 7)
+        conv("Mixed_7a.branch7x7x3_3", 192, 192, 7, 1)
+        conv("Mixed_7a.branch7x7x3_4", 192, 192, 3, 3)
+        for (name, c) in [("Mixed_7b", 1280), ("Mixed_7c", 2048)] {
+            conv("\(name).branch1x1", 320, c, 1, 1)
+            conv("\(name).branch3x3_1", 384, c, 1, 1)
+            conv("\(name).branch3x3_2a", 384, 384, 1, 3)
+            conv("\(name).branch3x3_2b", 384, 384, 3, 1)
+            conv("\(name).branch3x3dbl_1", 448, c, 1, 1)
+            conv("\(name).branch3x3dbl_2", 384, 448, 3, 3)
+            conv("\(name).branch3x3dbl_3a", 384, 384, 1, 3)
+            conv("\(name).branch3x3dbl_3b", 384, 384, 3, 1)
+            conv("\(name).branch_pool", 192, c, 1, 1)
+        }
+        return out
+    }()
+
+    /// The 472 tensors of the released file (spec/metrics.md Appendix A), in state-dict order.
+    public static let stateDictLayout: [(name: String, shape: [Int])] = {
+        var out: [(String, [Int])] = []
+        for (p, shape) in convolutions {
+            out.append(("\(p).conv.weight", shape))
+            for n in ["weight", "bias", "running_mean", "running_var"] { out.append(("\(p).bn.\(n)", [shape[0]])) }
+        }
+        out.append(("fc.weight", [InceptionV3.classCount, InceptionV3.featureDimension]))
+        out.append(("fc.bias", [InceptionV3.classCount]))
+        return out
+    }()
+
+    /// Synthetic weights for tests and benchmarks ("inception-fixture v1"): contract C4 (vqrt-rng v1, `seed`) for
+    /// every tensor, with each 4-d convolution weight then multiplied by Float(sqrt(2)) in float32. Pure C4 draws
+    /// convolution weights with variance 1/fan_in, which halves the signal's power at every ReLU: after 16 layers
+    /// the pool3 features would barely depend on the image (0.2% spread across images); the He gain keeps them
+    /// informative (~30%). tools/make_inception_fixtures.py applies the same rule.
+    public static func synthetic(seed: UInt64) -> WeightSource {
+        SyntheticInceptionWeights(seed: seed)
+    }
+
+    /// Loads the weights file at `path` (checking it exists first, with a message that says where the standard
+    /// file comes from) and builds the network, as strictly as `load_state_dict(strict=True)`.
+    public static func load(path: String) throws -> InceptionV3 {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+            throw InceptionError.weightsNotFound(path: path)
+        }
+        let sd = try Checkpoint.open(path: path).stateDict()
+        return try build(from: CheckpointWeights(sd))
+    }
+
+    /// Builds the network from any weight source: every one of the 472 tensors must be present with its shape;
+    /// `*.num_batches_tracked` may be present or not; nothing else may be (e.g. `AuxLogits.*` means torchvision's
+    /// ImageNet weights, which are not the FID network).
+    public static func build(from source: WeightSource) throws -> InceptionV3 {
+        let expected = Set(stateDictLayout.map(\.name))
+        let unexpected = source.names.filter { !expected.contains($0) && !$0.hasSuffix(".num_batches_tracked") }
+        if !unexpected.isEmpty {
+            let shown = unexpected.prefix(5).joined(separator: ", ")
+            throw InceptionError.notFIDInception(
+                "\(unexpected.count) unexpected key(s): \(shown)\(unexpected.count > 5 ? ", ..." : "")")
+        }
+        let loader = WeightLoader(source, missing: .collect)
+        let model: InceptionV3
+        do {
+            model = try InceptionV3(loader.root)
+            try loader.finish(ignoring: [])
+        } catch let e as WeightError {
+            throw InceptionError.notFIDInception(e.description)
+        }
+        return model
+    }
+
+    /// SHA-256 (hex) of a file's bytes, to tell the standard weights from others.
+    public static func sha256(path: String) throws -> String {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
+        return data.withUnsafeBytes { SHA256.hex($0) }
+    }
+}
+
+/// A checkpoint's state dict as a weight source (float32 values, converted from other float dtypes).
+private struct CheckpointWeights: WeightSource {
+    let sd: StateDict
+    init(_ sd: StateDict) { self.sd = sd }
+    var names: [String] { sd.names }
+    func tensor(named name: String) throws -> (shape: [Int], values: [Float])? {
+        guard let t = sd[name] else { return nil }
+        return (t.shape, try t.floats())
+    }
+}
+
+/// See `InceptionWeights.synthetic(seed:)`.
+final class SyntheticInceptionWeights: WeightSource {
+    let base: DeterministicWeightSource
+    init(seed: UInt64) {
+        base = DeterministicWeightSource(seed: seed, tensors: InceptionWeights.stateDictLayout)
+    }
+    var names: [String] { base.names }
+    func tensor(named name: String) throws -> (shape: [Int], values: [Float])? {
+        guard var t = try base.tensor(named: name) else { return nil }
+        if t.shape.count == 4 {
+            let gain = Float(2.0.squareRoot())
+            for i in t.values.indices { t.values[i] *= gain }
+        }
+        return t
+    }
+}
