@@ -270,6 +270,8 @@ public final class ConvolutionKernel: @unchecked Sendable {
         let weights = try weightVariant(for: wantW)
         let p = Plan(primitive: prim, srcMD: srcMD, srcReorder: srcReorder, inputMD: inputMD, dstMD: dstMD,
                      outShape: outShape, outLayout: outLayout, dstReorder: dstReorder, weights: weights)
+        // Inputs of ever new sizes would grow the cache without bound; keep the most recent few dozen.
+        if plans.count >= 32 { plans = [:] }
         plans[key] = p
         return p
     }
