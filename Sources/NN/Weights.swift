@@ -36,7 +36,11 @@ public final class WeightLoader: @unchecked Sendable {
     func load(_ key: String, shape expected: [Int]) throws -> [Float] {
         let found: (shape: [Int], values: [Float])?
         do {
-            found = try source.tensor(named: key)
+            if let shaped = source as? ShapedWeightSource {
+                found = try shaped.tensor(named: key, shape: expected)
+            } else {
+                found = try source.tensor(named: key)
+            }
         } catch let e as WeightError {
             throw e
         } catch {

@@ -125,20 +125,26 @@ public enum ModelLoader {
         let grid = Int(Double(pos[1]).squareRoot().rounded())
         guard grid * grid == pos[1] else { throw ModelError.badConfig("positional embedding of \(pos[1]) tokens is not a square grid") }
         c.imageSize = grid * c.patchSize
+        let p = params(yaml)
         func part(_ name: String) throws -> ViTVQConfig.Part {
             var depth = 0
             while sd["\(name).transformer.layers.\(depth).0.fn.to_qkv.weight"] != nil { depth += 1 }
             let qkv = try shape(sd, "\(name).transformer.layers.0.0.fn.to_qkv.weight")
             let mlp = try shape(sd, "\(name).transformer.layers.0.1.fn.net.0.weight")
-            // dim_head is 64 in every released config (the YAMLs leave it at ViTEncoder's default).
-            return ViTVQConfig.Part(dim: qkv[1], depth: depth, heads: qkv[0] / 3 / c.dimHead, mlpDim: mlp[0])
+            let dim = qkv[1], inner = qkv[0] / 3
+            let yamlPart = p[name] as? [String: Any] ?? [:]
+            // Heads cannot be read from the weights: the YAML says, else dim_head is ViTEncoder's default 64.
+            // Without `to_out` weights the attention had heads 1 and dim_head == dim (nn.Identity projection).
+            var heads = yamlPart["heads"] as? Int ?? max(1, inner / 64)
+            var dimHead = yamlPart["dim_head"] as? Int ?? inner / max(heads, 1)
+            if sd["\(name).transformer.layers.0.0.fn.to_out.weight"] == nil { heads = 1; dimHead = dim }
+            guard heads * dimHead == inner else {
+                throw ModelError.badConfig("\(name): \(heads) heads x dim_head \(dimHead) != to_qkv inner size \(inner)")
+            }
+            return ViTVQConfig.Part(dim: dim, depth: depth, heads: heads, mlpDim: mlp[0], dimHead: dimHead)
         }
         c.encoder = try part("encoder")
         c.decoder = try part("decoder")
-        let p = params(yaml)
-        for (key, keyPath) in [("encoder", \ViTVQConfig.encoder), ("decoder", \ViTVQConfig.decoder)] {
-            if let heads = (p[key] as? [String: Any])?["heads"] as? Int { c[keyPath: keyPath].heads = heads }
-        }
         let e = try shape(sd, "quantizer.embedding.weight")
         c.nEmbed = e[0]; c.embedDim = e[1]
         return try ViTVQGAN(w, config: c)

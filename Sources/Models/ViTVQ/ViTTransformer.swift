@@ -10,20 +10,22 @@ final class ViTAttention {
     let heads: Int
     let scale: Float
     let toQKV: Linear
-    let toOut: Linear
+    /// `project_out = not (heads == 1 and dim_head == dim)`: otherwise `to_out` is nn.Identity (no keys).
+    let toOut: Linear?
 
     init(_ w: Weights, dim: Int, heads: Int, dimHead: Int) throws {
         self.heads = heads
         scale = 1 / Float(dimHead).squareRoot()
         let inner = heads * dimHead
         toQKV = try Linear(w.scope("to_qkv"), inFeatures: dim, outFeatures: inner * 3, bias: false)
-        toOut = try Linear(w.scope("to_out"), inFeatures: inner, outFeatures: dim)
+        toOut = heads == 1 && dimHead == dim ? nil : try Linear(w.scope("to_out"), inFeatures: inner, outFeatures: dim)
     }
 
     /// `toOut(attention(x)) + residual`
     func callAsFunction(_ x: Tensor, residual: Tensor) throws -> Tensor {
         let qkv = try toQKV(x).chunkedLastDimension(3)
         let out = try Tensor.multiHeadAttention(q: qkv[0], k: qkv[1], v: qkv[2], heads: heads, scale: scale)
+        guard let toOut else { return try out.adding(residual) }
         return try toOut(out, residual: residual)
     }
 }
@@ -45,6 +47,9 @@ final class ViTTransformer {
     let norm: LayerNorm
 
     init(_ w: Weights, dim: Int, depth: Int, heads: Int, dimHead: Int, mlpDim: Int) throws {
+        guard dim > 0, depth >= 0, heads > 0, dimHead > 0, mlpDim > 0 else {
+            throw WeightError.invalidConfiguration("ViT transformer dim \(dim) depth \(depth) heads \(heads) dim_head \(dimHead) mlp \(mlpDim)")
+        }
         var ls: [(LayerNorm, ViTAttention, LayerNorm, ViTFeedForward)] = []
         for i in 0..<depth {
             let lw = w.scope("layers").scope(i)

@@ -14,10 +14,13 @@ public struct ViTVQConfig: Sendable, Equatable {
     public var decoder = Part(dim: 512, depth: 8, heads: 8, mlpDim: 2048)
     public var embedDim = 32
     public var nEmbed = 8192
-    public var dimHead = 64
     public struct Part: Sendable, Equatable {
         public var dim, depth, heads, mlpDim: Int
-        public init(dim: Int, depth: Int, heads: Int, mlpDim: Int) { self.dim = dim; self.depth = depth; self.heads = heads; self.mlpDim = mlpDim }
+        /// 64 in every released config (the YAMLs leave it at ViTEncoder's default).
+        public var dimHead: Int
+        public init(dim: Int, depth: Int, heads: Int, mlpDim: Int, dimHead: Int = 64) {
+            self.dim = dim; self.depth = depth; self.heads = heads; self.mlpDim = mlpDim; self.dimHead = dimHead
+        }
     }
     public init() {}
     public var grid: Int { imageSize / patchSize }
@@ -44,10 +47,10 @@ public final class ViTVQGAN: VQModel {
                                 kernelSize: c.patchSize, stride: c.patchSize)
         enPos = try Tensor(shape: [1, t, c.encoder.dim], values: try ew.tensor("en_pos_embedding", shape: [1, t, c.encoder.dim]))
         encoder = try ViTTransformer(ew.scope("transformer"), dim: c.encoder.dim, depth: c.encoder.depth, heads: c.encoder.heads,
-                                     dimHead: c.dimHead, mlpDim: c.encoder.mlpDim)
+                                     dimHead: c.encoder.dimHead, mlpDim: c.encoder.mlpDim)
         dePos = try Tensor(shape: [1, t, c.decoder.dim], values: try dw.tensor("de_pos_embedding", shape: [1, t, c.decoder.dim]))
         decoder = try ViTTransformer(dw.scope("transformer"), dim: c.decoder.dim, depth: c.decoder.depth, heads: c.decoder.heads,
-                                     dimHead: c.dimHead, mlpDim: c.decoder.mlpDim)
+                                     dimHead: c.decoder.dimHead, mlpDim: c.decoder.mlpDim)
         toPixel = try ConvTranspose2d(dw.scope("to_pixel").scope(1), inChannels: c.decoder.dim, outChannels: 3,
                                       kernelSize: c.patchSize, stride: c.patchSize)
         preQuant = try Linear(w.scope("pre_quant"), inFeatures: c.encoder.dim, outFeatures: c.embedDim)
@@ -62,8 +65,8 @@ public final class ViTVQGAN: VQModel {
     public var preset: Preset { .vitVQGAN(resolution: config.imageSize) }
     public var summary: [(String, String)] {
         [("image_size", "\(config.imageSize)"), ("patch_size", "\(config.patchSize)"),
-         ("encoder", "dim \(config.encoder.dim), depth \(config.encoder.depth), heads \(config.encoder.heads), mlp \(config.encoder.mlpDim)"),
-         ("decoder", "dim \(config.decoder.dim), depth \(config.decoder.depth), heads \(config.decoder.heads), mlp \(config.decoder.mlpDim)"),
+         ("encoder", "dim \(config.encoder.dim), depth \(config.encoder.depth), heads \(config.encoder.heads)x\(config.encoder.dimHead), mlp \(config.encoder.mlpDim)"),
+         ("decoder", "dim \(config.decoder.dim), depth \(config.decoder.depth), heads \(config.decoder.heads)x\(config.decoder.dimHead), mlp \(config.decoder.mlpDim)"),
          ("embed_dim", "\(config.embedDim)"), ("n_embed", "\(config.nEmbed)")]
     }
 
