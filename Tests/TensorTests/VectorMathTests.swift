@@ -15,7 +15,7 @@ final class VectorMathTests: XCTestCase {
     }
 
     func testExpIsWithinTwoULP() {
-        let xs = sweep(from: -87, to: 88.5, count: 200_000)
+        let xs = sweep(from: -87, to: 88.5, count: 100_000)
         var worst = 0.0
         for i in stride(from: 0, to: xs.count - 16, by: 16) {
             let v = vexp(Vec16(xs[i..<i + 16]))
@@ -29,7 +29,7 @@ final class VectorMathTests: XCTestCase {
     }
 
     func testTanhIsWithinThreeULP() {
-        let xs = sweep(from: -12, to: 12, count: 200_000) + sweep(from: -0.7, to: 0.7, count: 100_000)
+        let xs = sweep(from: -12, to: 12, count: 100_000) + sweep(from: -0.7, to: 0.7, count: 100_000)
         var worst = 0.0
         for i in stride(from: 0, to: xs.count - 16, by: 16) {
             let v = vtanh(Vec16(xs[i..<i + 16]))
@@ -46,7 +46,7 @@ final class VectorMathTests: XCTestCase {
     }
 
     func testSiLUIsWithinThreeULP() {
-        let xs = sweep(from: -80, to: 80, count: 200_000)
+        let xs = sweep(from: -80, to: 80, count: 100_000)
         var worst = 0.0
         for i in stride(from: 0, to: xs.count - 16, by: 16) {
             let v = vsilu(Vec16(xs[i..<i + 16]))
@@ -56,15 +56,5 @@ final class VectorMathTests: XCTestCase {
             }
         }
         XCTAssertLessThan(worst, 3.0)
-    }
-
-    func testSpeedSmoke() throws {
-        let t = try Tensor(shape: [1, 128, 256, 256], fill: { buf in
-            for i in 0..<buf.count { buf[i] = Float(i % 1000) / 100 - 5 }
-        })
-        let start = Date()
-        let r = t.silu()
-        let s = t.tanh()
-        print("silu+tanh on 8.4M floats: \(Date().timeIntervalSince(start) * 1000) ms", r.count, s.count)
     }
 }
