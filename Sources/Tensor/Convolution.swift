@@ -121,6 +121,9 @@ public final class ConvolutionKernel: @unchecked Sendable {
         return ["jit:", "jit_1x1:"]
     }()
 
+    /// Experimental: Winograd for 3×3 stride-1 convolutions (faster, numerically looser; not for production).
+    nonisolated(unsafe) public static var experimentalWinograd = ProcessInfo.processInfo.environment["VQRT_WINOGRAD"] != nil
+
     /// Output spatial size for an input of `h`×`w` (may be <= 0 for inputs that are too small).
     public func outputSize(h: Int, w: Int) -> (h: Int, w: Int) {
         switch kind {
@@ -226,6 +229,12 @@ public final class ConvolutionKernel: @unchecked Sendable {
         switch kind {
         case .convolution:
             var d = dnnl_convolution_desc_t()
+            if ConvolutionKernel.experimentalWinograd && kernelSize == (3, 3) && stride == (1, 1),
+               dnnl_convolution_forward_desc_init(&d, dnnl_forward_inference, dnnl_convolution_winograd,
+                                                  &src, &weights, &bias, &dst, strides, padL, padR) == dnnl_success,
+               let r = try? withUnsafePointer(to: &d, { try body(UnsafeRawPointer($0)) }) {
+                return r
+            }
             try DNNL.check(dnnl_convolution_forward_desc_init(&d, dnnl_forward_inference, dnnl_convolution_direct,
                                                               &src, &weights, &bias, &dst, strides, padL, padR),
                            "convolution \(shapes)")
