@@ -49,6 +49,9 @@ public final class ConvolutionKernel: @unchecked Sendable {
     private final class Plan {
         let primitive: DNNLPrimitive
         let srcMD: dnnl_memory_desc_t
+        /// The input layout the primitive wants when it is one of ours (converted by our own kernels, which are
+        /// much cheaper than a oneDNN reorder for these small activations); otherwise `srcReorder` does it.
+        let srcLayout: TensorLayout?
         let srcReorder: DNNLPrimitive?
         let inputMD: dnnl_memory_desc_t
         let dstMD: dnnl_memory_desc_t
@@ -56,10 +59,11 @@ public final class ConvolutionKernel: @unchecked Sendable {
         let outLayout: TensorLayout
         let dstReorder: DNNLPrimitive?
         let weights: WeightVariant
-        init(primitive: DNNLPrimitive, srcMD: dnnl_memory_desc_t, srcReorder: DNNLPrimitive?, inputMD: dnnl_memory_desc_t,
-             dstMD: dnnl_memory_desc_t, outShape: [Int], outLayout: TensorLayout, dstReorder: DNNLPrimitive?,
-             weights: WeightVariant) {
-            self.primitive = primitive; self.srcMD = srcMD; self.srcReorder = srcReorder; self.inputMD = inputMD
+        init(primitive: DNNLPrimitive, srcMD: dnnl_memory_desc_t, srcLayout: TensorLayout?, srcReorder: DNNLPrimitive?,
+             inputMD: dnnl_memory_desc_t, dstMD: dnnl_memory_desc_t, outShape: [Int], outLayout: TensorLayout,
+             dstReorder: DNNLPrimitive?, weights: WeightVariant) {
+            self.primitive = primitive; self.srcMD = srcMD; self.srcLayout = srcLayout; self.srcReorder = srcReorder
+            self.inputMD = inputMD
             self.dstMD = dstMD; self.outShape = outShape; self.outLayout = outLayout; self.dstReorder = dstReorder
             self.weights = weights
         }
@@ -162,9 +166,13 @@ public final class ConvolutionKernel: @unchecked Sendable {
 
         // Source, reordered if the primitive wants another layout.
         var srcStorage = x.storage
-        if let re = plan.srcReorder {
+        if let l = plan.srcLayout, l != x.layout {
+            srcStorage = try Profiler.measure("conv input \(x.layout)->\(l) \(inChannels)ch @\(x.shape[2])x\(x.shape[3])") {
+                try x.to(l).storage
+            }
+        } else if let re = plan.srcReorder {
             let s = TensorStorage(uninitialized: (DNNL.size(plan.srcMD) + 3) / 4)
-            try Profiler.measure("conv input reorder") {
+            try Profiler.measure("conv input reorder \(x.layout)->\(inChannels)ch @\(x.shape[2])x\(x.shape[3])") {
                 try re.execute([(Int32(DNNL_ARG_FROM), plan.inputMD, UnsafeMutableRawPointer(x.pointer)),
                                 (Int32(DNNL_ARG_TO), plan.srcMD, UnsafeMutableRawPointer(s.pointer))])
             }
@@ -268,7 +276,8 @@ public final class ConvolutionKernel: @unchecked Sendable {
             throw TensorError.dnnl("convolution descriptor lacks memory descriptors")
         }
         let inputMD = try DNNL.md(of: x)
-        let srcReorder = DNNL.equal(srcMD, inputMD) ? nil : try DNNLPrimitive.reorder(from: inputMD, to: srcMD)
+        let srcLayout = DNNL.layout(of: srcMD, dims: x.shape)
+        let srcReorder = DNNL.equal(srcMD, inputMD) || srcLayout != nil ? nil : try DNNLPrimitive.reorder(from: inputMD, to: srcMD)
         var outLayout = key.dst ?? .nChw16c
         var dstReorder: DNNLPrimitive? = nil
         if let l = DNNL.layout(of: dstMD, dims: outShape) {
@@ -277,7 +286,7 @@ public final class ConvolutionKernel: @unchecked Sendable {
             dstReorder = try DNNLPrimitive.reorder(from: dstMD, to: try DNNL.md(outShape, DNNL.tag(outLayout, rank: 4)))
         }
         let weights = try weightVariant(for: wantW)
-        let p = Plan(primitive: prim, srcMD: srcMD, srcReorder: srcReorder, inputMD: inputMD, dstMD: dstMD,
+        let p = Plan(primitive: prim, srcMD: srcMD, srcLayout: srcLayout, srcReorder: srcReorder, inputMD: inputMD, dstMD: dstMD,
                      outShape: outShape, outLayout: outLayout, dstReorder: dstReorder, weights: weights)
         // Inputs of ever new sizes would grow the cache without bound; keep the most recent few dozen.
         if plans.count >= 32 { plans = [:] }
