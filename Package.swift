@@ -45,7 +45,7 @@ let package = Package(
         // The command line.
         .executableTarget(
             name: "vqrt",
-            dependencies: ["PickleVM", "TorchFormats", "NPY", "Tensor", "NN", "Models", "Imaging",
+            dependencies: ["PickleVM", "TorchFormats", "NPY", "Tensor", "NN", "Models", "Imaging", "Metrics",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: optimise),
         // libFuzzer entry points; built only by tools/fuzz with -sanitize=fuzzer.
