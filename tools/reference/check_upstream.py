@@ -174,3 +174,26 @@ if os.path.isdir(os.path.join(FIX, 'vit-small')):
         _, _, ind = up.quantizer(up.pre_quant(up.encoder(x)))
         print('   codes equal', np.array_equal(ind.reshape(codes.shape).numpy(), codes))
         report('vit-small recon.npy vs upstream decode_codes', torch.from_numpy(recon), up.decoder(up.post_quant(up.quantizer.norm(up.quantizer.embedding(ind)))))
+
+# ---- the demo model, through the upstream modules, against Fixtures/demo/recon.npy
+DEMO = os.path.join(FIX, '..', 'demo')
+if os.path.exists(os.path.join(DEMO, 'demo-vqgan.ckpt')):
+    from PIL import Image
+    import json as _json
+    ref = _json.load(open(os.path.join(DEMO, 'reference.json')))
+    p = yaml.safe_load(open(os.path.join(DEMO, 'config.yaml')))['model']['params']
+    up = torch.nn.Module()
+    up.encoder = ldm_model.Encoder(**p['ddconfig']); up.decoder = ldm_model.Decoder(**p['ddconfig'])
+    up.quantize = tq.VectorQuantizer2(p['n_embed'], p['embed_dim'], beta=0.25, sane_index_shape=True)
+    up.quant_conv = torch.nn.Conv2d(p['ddconfig']['z_channels'], p['embed_dim'], 1)
+    up.post_quant_conv = torch.nn.Conv2d(p['embed_dim'], p['ddconfig']['z_channels'], 1)
+    ck = torch.load(os.path.join(DEMO, 'demo-vqgan.ckpt'), map_location='cpu', weights_only=True)
+    print('demo ckpt -> upstream modules:', up.eval().load_state_dict(ck['state_dict'], strict=True))
+    imgs = [np.asarray(Image.open(os.path.join(DEMO, 'images', n)).convert('RGB')) for n in ref['images']]
+    x = torch.from_numpy(np.stack([(im / 127.5 - 1.0).astype(np.float32).transpose(2, 0, 1) for im in imgs]))
+    with torch.no_grad():
+        h = up.quant_conv(up.encoder(x)); _, _, (_, _, ind) = up.quantize(h)
+        e = up.quantize.get_codebook_entry(ind.reshape(-1), (x.shape[0], h.shape[2], h.shape[3], p['embed_dim']))
+        rec = up.decoder(up.post_quant_conv(e))
+    print('   codes equal', np.array_equal(ind.numpy(), np.load(os.path.join(DEMO, 'codes.npy'))))
+    report('demo recon.npy vs upstream', torch.from_numpy(np.load(os.path.join(DEMO, 'recon.npy'))), rec)
