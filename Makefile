@@ -13,7 +13,7 @@ build: deps
 	$(SWIFT) build -c release --product vqrt
 
 demo: build
-	.build/release/vqrt inspect Fixtures/loader/table1_rt.pth
+	.build/release/vqrt demo
 
 unit-tests: deps
 	$(SWIFT) test -c release
