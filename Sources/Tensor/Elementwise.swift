@@ -4,8 +4,9 @@
 extension Tensor {
     /// Applies `f` to 16 lanes at a time over the whole buffer, in parallel, into fresh storage. If f(0) may be
     /// nonzero (`zeroSafe` false), a padded blocked tensor is first converted to plain so padding stays zero.
+    /// `f` is a generic value rather than a closure so that the optimiser specialises the loop and inlines it.
     @inline(__always)
-    func mapVectors(zeroSafe: Bool = true, _ f: (Vec16) -> Vec16) -> Tensor {
+    func mapVectors<F: LaneFunction>(zeroSafe: Bool = true, _ f: F) -> Tensor {
         if !zeroSafe && layout == .nChw16c && shape[1] % 16 != 0 { return plain().mapVectors(f) }
         let out = Tensor(uninitialized: shape, layout: layout)
         let n = Tensor.physicalCount(shape, layout)
@@ -28,41 +29,35 @@ extension Tensor {
     }
 
     /// SiLU / swish: x · sigmoid(x).
-    public func silu() -> Tensor { mapVectors(vsilu) }
+    public func silu() -> Tensor { mapVectors(SiLULanes()) }
 
     /// Hyperbolic tangent.
-    public func tanh() -> Tensor { mapVectors(vtanh) }
+    public func tanh() -> Tensor { mapVectors(TanhLanes()) }
 
     /// Multiplies every element by `s`.
-    public func scaled(by s: Float) -> Tensor { mapVectors { $0 * s } }
+    public func scaled(by s: Float) -> Tensor { mapVectors(AffineLanes(scale: Vec16(repeating: s), shift: Vec16())) }
 
     /// x · scale + shift elementwise (separately rounded multiply and add, as PyTorch's `x * a + b`).
     public func affine(scale: Float, shift: Float) -> Tensor {
-        let s = Vec16(repeating: scale), t = Vec16(repeating: shift)
-        return mapVectors(zeroSafe: shift == 0) { $0 * s + t }
+        mapVectors(zeroSafe: shift == 0, AffineLanes(scale: Vec16(repeating: scale), shift: Vec16(repeating: shift)))
     }
 
     /// Elementwise min(max(x, lo), hi) (torch.clamp; NaN stays NaN).
     public func clamped(min lo: Float, max hi: Float) -> Tensor {
-        let l = Vec16(repeating: lo), h = Vec16(repeating: hi)
-        return mapVectors(zeroSafe: lo <= 0 && hi >= 0) { v in
-            var r = pointwiseMin(pointwiseMax(v, l), h)
-            r.replace(with: v, where: v .!= v)
-            return r
-        }
+        mapVectors(zeroSafe: lo <= 0 && hi >= 0, ClampLanes(lo: Vec16(repeating: lo), hi: Vec16(repeating: hi)))
     }
 
     /// Elementwise sum; `other` must have the same shape (it is converted to this tensor's layout if needed).
-    public func adding(_ other: Tensor) throws -> Tensor { try zipVectors(other, "add") { $0 + $1 } }
+    public func adding(_ other: Tensor) throws -> Tensor { try zipVectors(other, "add", BinaryLanes.add) }
 
     /// Elementwise difference self − other.
-    public func subtracting(_ other: Tensor) throws -> Tensor { try zipVectors(other, "subtract") { $0 - $1 } }
+    public func subtracting(_ other: Tensor) throws -> Tensor { try zipVectors(other, "subtract", BinaryLanes.subtract) }
 
     /// Elementwise product.
-    public func multiplying(_ other: Tensor) throws -> Tensor { try zipVectors(other, "multiply") { $0 * $1 } }
+    public func multiplying(_ other: Tensor) throws -> Tensor { try zipVectors(other, "multiply", BinaryLanes.multiply) }
 
     @inline(__always)
-    private func zipVectors(_ other: Tensor, _ what: String, _ f: (Vec16, Vec16) -> Vec16) throws -> Tensor {
+    private func zipVectors(_ other: Tensor, _ what: String, _ f: BinaryLanes) throws -> Tensor {
         guard other.shape == shape else {
             throw TensorError.shapeMismatch("cannot \(what) \(other.shape) and \(shape)")
         }
@@ -89,4 +84,41 @@ extension Tensor {
 
     public static func + (lhs: Tensor, rhs: Tensor) throws -> Tensor { try lhs.adding(rhs) }
     public static func - (lhs: Tensor, rhs: Tensor) throws -> Tensor { try lhs.subtracting(rhs) }
+}
+
+/// A lane-wise function of one vector (see `mapVectors`).
+protocol LaneFunction {
+    func callAsFunction(_ v: Vec16) -> Vec16
+}
+
+struct SiLULanes: LaneFunction {
+    @inline(__always) func callAsFunction(_ v: Vec16) -> Vec16 { vsilu(v) }
+}
+
+struct TanhLanes: LaneFunction {
+    @inline(__always) func callAsFunction(_ v: Vec16) -> Vec16 { vtanh(v) }
+}
+
+struct AffineLanes: LaneFunction {
+    let scale: Vec16, shift: Vec16
+    @inline(__always) func callAsFunction(_ v: Vec16) -> Vec16 { v * scale + shift }
+}
+
+struct ClampLanes: LaneFunction {
+    let lo: Vec16, hi: Vec16
+    @inline(__always) func callAsFunction(_ v: Vec16) -> Vec16 {
+        vmin(vmax(v, lo), hi).replacing(with: v, where: v .!= v)
+    }
+}
+
+/// Lane-wise arithmetic of two vectors.
+enum BinaryLanes {
+    case add, subtract, multiply
+    @inline(__always) func callAsFunction(_ a: Vec16, _ b: Vec16) -> Vec16 {
+        switch self {
+        case .add: return a + b
+        case .subtract: return a - b
+        case .multiply: return a * b
+        }
+    }
 }

@@ -18,7 +18,7 @@ func softmaxRows(_ src: UnsafeMutablePointer<Float>, _ dst: UnsafeMutablePointer
             let row = src + r * d, o = dst + r * d
             var mv = Vec16(repeating: -.infinity)
             var i = 0
-            while i + 16 <= d { mv = pointwiseMax(mv, loadVec(row + i)); i += 16 }
+            while i + 16 <= d { mv = vmax(mv, loadVec(row + i)); i += 16 }
             var m = mv.max()
             while i < d { m = Swift.max(m, row[i]); i += 1 }
             let mvec = Vec16(repeating: m)

@@ -16,12 +16,20 @@ func storeVec(_ v: Vec16, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec16.self)
 }
 
+/// Lane-wise maximum / minimum through a compare and blend. The standard library's `pointwiseMax/Min` and
+/// `clamped` are generic functions that the optimiser leaves as out-of-line per-lane loops; these compile to
+/// single AVX-512 instructions. If either lane is NaN the result is `a`'s lane.
+@inline(__always)
+func vmax(_ a: Vec16, _ b: Vec16) -> Vec16 { a.replacing(with: b, where: a .< b) }
+
+@inline(__always)
+func vmin(_ a: Vec16, _ b: Vec16) -> Vec16 { a.replacing(with: b, where: b .< a) }
+
 /// e^x per lane. Overflows to +inf above 88.72; flushes to 0 below -87.34 (no denormal results).
-/// Note: SIMD `clamped(lowerBound:upperBound:)` compiles to slow code; pointwiseMin/Max do not.
 @inline(__always)
 public func vexp(_ x: Vec16) -> Vec16 {
     let hi = Vec16(repeating: 88.72283905206835), lo = Vec16(repeating: -87.33654475)
-    var xc = pointwiseMin(pointwiseMax(x, lo), hi)
+    var xc = vmin(vmax(x, lo), hi)
     // n = round(x / ln 2); r = x - n ln 2 with ln 2 split in two for an exact first product.
     let n = (xc * 1.44269504088896341).rounded(.toNearestOrEven)
     xc = xc - n * 0.693359375
