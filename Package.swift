@@ -60,6 +60,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "NPY"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "NPY"]),
         .testTarget(name: "InceptionTests", dependencies: ["Models", "NN", "Tensor", "Imaging", "NPY"]),
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "NPY", "Tensor", "NN", "CLAPACK"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,9 +1,12 @@
 // Codebook usage, two ways:
 // - windowed, as rotation_trick's `log_codebook_usage` (src/train_utils/utils.py) reports it: the test images
-//   are taken in consecutive windows of 256 (its loop accumulates `256 // batch_size` batches, so the window is
-//   `(256 // batch_size) * batch_size` images, 256 for the usual batch sizes); for each full window the share of
-//   the codebook that occurs among its codes (`torch.unique(codes).shape[0] / num_codes`); the reported number is
-//   the mean over full windows. A trailing incomplete window is dropped, as there.
+//   are taken in consecutive windows of 256; for each window the share of the codebook that occurs among its codes
+//   (`torch.unique(codes).shape[0] / num_codes`); the reported number is the mean over windows. Upstream counts
+//   loader batches: a window is `256 // batch_size` batches, i.e. `(256 // batch_size) * batch_size` images, and
+//   the run's last window still counts when the short last batch completes its batch count (it then holds more
+//   than `(256 // batch_size - 1) * batch_size` images); any other trailing images are dropped.
+//   `CodebookUsage.rotationTrick(codebookSize:batchSize:)` sets this up for a loader batch size; the plain
+//   initialiser counts full windows only.
 // - over the whole run: the share of codes used at all, and the perplexity exp(-Σ_k p_k ln p_k) of the code
 //   frequencies p_k.
 //
@@ -30,6 +33,8 @@ public struct CodebookUsageResult: Equatable, Sendable {
 public struct CodebookUsage: MergeableAccumulator, Sendable {
     public let codebookSize: Int
     public let windowImages: Int
+    /// The run's last, incomplete window counts if it holds at least this many images (nil: never).
+    public let lastWindowMinimum: Int?
     public let startIndex: Int
     /// Images added so far.
     public private(set) var images = 0
@@ -44,12 +49,22 @@ public struct CodebookUsage: MergeableAccumulator, Sendable {
     /// rotation_trick's window for a loader batch size: `(256 // batchSize) * batchSize` images.
     public static func upstreamWindow(batchSize: Int) -> Int { max(1, 256 / max(batchSize, 1)) * max(batchSize, 1) }
 
-    public init(codebookSize: Int, windowImages: Int = 256, startIndex: Int = 0) throws {
-        guard codebookSize > 0, codebookSize <= 1 << 26, windowImages > 0, startIndex >= 0 else {
+    /// Windows exactly as rotation_trick's loop forms them with a test loader of `batchSize` (see above).
+    public static func rotationTrick(codebookSize: Int, batchSize: Int, startIndex: Int = 0) throws -> CodebookUsage {
+        guard batchSize > 0 else { throw MetricsError.invalidArgument("batch size \(batchSize)") }
+        let batches = max(1, 256 / batchSize)
+        return try CodebookUsage(codebookSize: codebookSize, windowImages: batches * batchSize,
+                                 lastWindowMinimum: (batches - 1) * batchSize + 1, startIndex: startIndex)
+    }
+
+    public init(codebookSize: Int, windowImages: Int = 256, lastWindowMinimum: Int? = nil, startIndex: Int = 0) throws {
+        guard codebookSize > 0, codebookSize <= 1 << 26, windowImages > 0, startIndex >= 0,
+              (lastWindowMinimum ?? 1) > 0 else {
             throw MetricsError.invalidArgument("codebook usage for \(codebookSize) codes, window \(windowImages), start \(startIndex)")
         }
         self.codebookSize = codebookSize
         self.windowImages = windowImages
+        self.lastWindowMinimum = lastWindowMinimum
         self.startIndex = startIndex
         counts = [Int64](repeating: 0, count: codebookSize)
     }
@@ -90,7 +105,8 @@ public struct CodebookUsage: MergeableAccumulator, Sendable {
     }
 
     public mutating func merge(_ other: CodebookUsage) throws {
-        guard other.codebookSize == codebookSize, other.windowImages == windowImages else {
+        guard other.codebookSize == codebookSize, other.windowImages == windowImages,
+              other.lastWindowMinimum == lastWindowMinimum else {
             throw MetricsError.incompatible("codebook usage over \(codebookSize) / \(other.codebookSize) codes, windows \(windowImages) / \(other.windowImages)")
         }
         for (w, _) in other.closed where closed[w] != nil || open[w] != nil {
@@ -113,8 +129,14 @@ public struct CodebookUsage: MergeableAccumulator, Sendable {
     }
 
     public var result: CodebookUsageResult {
-        // Summed in window order, as the upstream loop appends them.
-        let usages = closed.sorted { $0.key < $1.key }.map(\.value)
+        // Summed in window order, as the upstream loop appends them. Open windows other than the last one are
+        // gaps left by a missing shard and are not counted.
+        var windows = closed
+        if let minimum = lastWindowMinimum, let last = open.keys.max(), closed.keys.allSatisfy({ $0 < last }),
+           let entry = open[last], entry.images >= minimum {
+            windows[last] = usage(entry.bits)
+        }
+        let usages = windows.sorted { $0.key < $1.key }.map(\.value)
         let total = counts.reduce(0, +)
         var entropy = 0.0
         if total > 0 {
@@ -135,7 +157,7 @@ public struct CodebookUsage: MergeableAccumulator, Sendable {
         let words = (codebookSize + 63) / 64
         return [
             (prefix + "config", try NPYArray(int64s: [Int64(codebookSize), Int64(windowImages), Int64(startIndex),
-                                                      Int64(images)], shape: [4])),
+                                                      Int64(images), Int64(lastWindowMinimum ?? -1)], shape: [5])),
             (prefix + "counts", try NPYArray(int64s: counts, shape: [codebookSize])),
             (prefix + "closed_windows", try NPYArray(int64s: closedIDs.map(Int64.init), shape: [closedIDs.count])),
             (prefix + "closed_usage", try NPYArray(doubles: closedIDs.map { closed[$0]! }, shape: [closedIDs.count])),
@@ -149,9 +171,10 @@ public struct CodebookUsage: MergeableAccumulator, Sendable {
     public init(archive: NPZArchive, prefix: String, file: String) throws {
         let bad = { (m: String) in MetricsError.badFile(file: file, message: "codebook usage state '\(prefix)': \(m)") }
         let config = try archive.array(prefix + "config", file: file).int64s()
-        guard config.count == 4, config.allSatisfy({ $0 >= 0 }), config[0] > 0, config[0] <= 1 << 26, config[1] > 0
-        else { throw bad("bad config") }
-        try self.init(codebookSize: Int(config[0]), windowImages: Int(config[1]), startIndex: Int(config[2]))
+        guard config.count == 5, config[0...3].allSatisfy({ $0 >= 0 }), config[0] > 0, config[0] <= 1 << 26,
+              config[1] > 0, config[4] == -1 || config[4] > 0 else { throw bad("bad config") }
+        try self.init(codebookSize: Int(config[0]), windowImages: Int(config[1]),
+                      lastWindowMinimum: config[4] < 0 ? nil : Int(config[4]), startIndex: Int(config[2]))
         images = Int(config[3])
         let c = try archive.array(prefix + "counts", file: file)
         guard c.shape == [codebookSize] else { throw bad("counts of shape \(c.shape)") }

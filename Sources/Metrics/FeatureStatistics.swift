@@ -55,6 +55,7 @@ public struct FeatureStatistics: MergeableAccumulator, Sendable {
             throw MetricsError.shapeMismatch("\(features.count) values are not \(rows) rows of \(dimension)")
         }
         if rows == 0 { return }
+        _ = OpenBLASKernels.ensured
         let d = dimension
         let base = features.baseAddress!
         var batchMean = [Double](repeating: 0, count: d)
@@ -127,6 +128,7 @@ public struct FeatureStatistics: MergeableAccumulator, Sendable {
             throw MetricsError.incompatible("feature dimensions \(dimension) and \(other.dimension)")
         }
         if other.count == 0 { return }
+        _ = OpenBLASKernels.ensured
         let d = dimension
         fold(batchMean: other.mean, batchCount: other.count) { m2 in
             other.m2.withUnsafeBufferPointer { o in

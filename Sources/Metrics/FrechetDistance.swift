@@ -60,7 +60,8 @@ public struct FrechetDistance: Sendable {
         do {
             result = try traceSqrtProduct(a.sigma, b.sigma, n: d, route: route)
             if !result.trace.isFinite { throw MetricsError.notFinite("tr sqrtm") }
-        } catch {
+        } catch let e as MetricsError {
+            if case .invalidArgument = e { throw e }
             // pytorch-fid: "fid calculation produces singular product; adding eps to diagonal of cov estimates".
             offsetApplied = true
             var s1 = a.sigma, s2 = b.sigma
@@ -85,7 +86,7 @@ public struct FrechetDistance: Sendable {
             m = LinearAlgebra.congruenceLower(s2, by: l, n: n)
             taken = .cholesky
         } else {
-            if route == .cholesky { throw MetricsError.lapack("S1 is not positive definite (dpotrf failed)") }
+            if route == .cholesky { throw MetricsError.invalidArgument("S1 is not positive definite (dpotrf failed)") }
             let (w, v) = try LinearAlgebra.symmetricEigen(s1, n: n, vectors: true)
             m = LinearAlgebra.congruence(s2, by: v!, n: n)
             let r = w.map { $0 > 0 ? $0.squareRoot() : 0 }

@@ -1,0 +1,169 @@
+// FID against pytorch-fid 0.3.0 (numpy mean/cov, scipy sqrtm) on synthetic 2048-d feature sets larger and smaller
+// than the dimension (Fixtures/metrics/fid.json, "fid-features v1" regenerated here from contract C4 draws).
+import Foundation
+import Metrics
+import NPY
+import XCTest
+
+final class FIDTests: XCTestCase {
+    static var cache: [String: GaussianStatistics] = [:]
+
+    /// Statistics of a set, streamed in uneven batches through two shards that are then merged.
+    func statistics(_ name: String, _ spec: [String: Any], seed: UInt64) throws -> GaussianStatistics {
+        if let s = FIDTests.cache[name] { return s }
+        let n = try XCTUnwrap(spec["n"] as? Int), shift = try XCTUnwrap(spec["shift"] as? Double)
+        let f = fidFeatures(name, n: n, seed: seed, shift: shift)
+        let d = 2048, half = n / 3
+        var first = try FeatureStatistics(dimension: d), second = try FeatureStatistics(dimension: d)
+        try f.withUnsafeBufferPointer { p in
+            var start = 0, k = 0
+            while start < n {
+                let rows = min([97, 13, 250][k % 3], n - start)
+                let part = UnsafeBufferPointer(rebasing: p[(start * d)..<((start + rows) * d)])
+                if start < half { try first.add(part, rows: rows) } else { try second.add(part, rows: rows) }
+                start += rows; k += 1
+            }
+        }
+        try first.merge(second)
+        XCTAssertEqual(first.count, n)
+        let s = try first.statistics()
+        // mu and sigma against numpy (sums recorded by the generator).
+        assertRelativelyEqual(s.mu.reduce(0, +), try XCTUnwrap(spec["mu_sum"] as? Double), rel: 1e-12, name)
+        var trace = 0.0
+        for i in 0..<d { trace += s.sigma[i * d + i] }
+        assertRelativelyEqual(trace, try XCTUnwrap(spec["sigma_trace"] as? Double), rel: 1e-12, name)
+        assertRelativelyEqual(s.sigma.reduce(0, +), try XCTUnwrap(spec["sigma_sum"] as? Double), rel: 1e-10, name)
+        FIDTests.cache[name] = s
+        return s
+    }
+
+    func testFIDMatchesPytorchFID() throws {
+        let fixture = try MetricsFixtures.json("fid.json")
+        let seed = UInt64(try XCTUnwrap(fixture["seed"] as? Int))
+        let sets = try XCTUnwrap(fixture["sets"] as? [String: [String: Any]])
+        for pair in try XCTUnwrap(fixture["pairs"] as? [[String: Any]]) {
+            let a = try XCTUnwrap(pair["a"] as? String), b = try XCTUnwrap(pair["b"] as? String)
+            let expected = try XCTUnwrap(pair["fid"] as? Double)
+            let sa = try statistics(a, try XCTUnwrap(sets[a]), seed: seed)
+            let sb = try statistics(b, try XCTUnwrap(sets[b]), seed: seed)
+            // Every pair by the automatic route; the eigen route (the fallback) on a full-rank and a singular pair.
+            let routes: [FrechetDistance.Route] = (a == "A" && b == "B") || (a == "A" && b == "C") ? [.automatic, .eigen] : [.automatic]
+            for route in routes {
+                let start = Date()
+                let fid = try FrechetDistance.compute(sa, sb, route: route)
+                let seconds = Date().timeIntervalSince(start)
+                print("FID \(a)-\(b) \(fid.route.rawValue): \(fid.value) vs pytorch-fid \(expected), rel \(abs(fid.value - expected) / max(abs(expected), 1e-300)), \(String(format: "%.2f", seconds)) s, negative eigenvalues \(fid.negativeEigenvalues)")
+                // 1e-6 relative, 1e-4 absolute for values near zero (the FID of a set with itself).
+                assertRelativelyEqual(fid.value, expected, rel: 1e-6, abs: 1e-4, "\(a)-\(b) \(route)")
+                XCTAssertFalse(fid.offsetApplied)
+            }
+        }
+        // The Cholesky route is taken for full-rank S1 and refused for a rank-deficient one (N = 1000 < 2048).
+        let big = try statistics("A", try XCTUnwrap(sets["A"]), seed: seed)
+        let small = try statistics("C", try XCTUnwrap(sets["C"]), seed: seed)
+        XCTAssertEqual(try FrechetDistance.compute(big, small).route, .cholesky)
+        XCTAssertEqual(try FrechetDistance.compute(small, big).route, .eigen)
+        XCTAssertThrowsError(try FrechetDistance.compute(small, big, route: .cholesky))
+    }
+
+    /// pytorch-fid's `.npz` statistics: numpy's file reads back as our statistics of the same features, ours
+    /// round-trips exactly, and the FID between two small sets matches.
+    func testStatisticsFileFormat() throws {
+        let fixture = try MetricsFixtures.json("fid.json")
+        let seed = UInt64(try XCTUnwrap(fixture["seed"] as? Int))
+        let small = try XCTUnwrap(fixture["small"] as? [String: Any])
+        let path = MetricsFixtures.directory.appendingPathComponent("small_stats.npz").path
+        let numpy = try GaussianStatistics.read(path: path)
+        XCTAssertEqual(numpy.dimension, 64)
+        var acc = try FeatureStatistics(dimension: 64)
+        let f1 = fidFeatures("S1", n: 500, seed: seed, shift: 0.1, dim: 64, rank: 8)
+        try f1.withUnsafeBufferPointer { try acc.add($0, rows: 500) }
+        let ours = try acc.statistics()
+        for i in 0..<64 { assertRelativelyEqual(ours.mu[i], numpy.mu[i], rel: 1e-13, abs: 1e-16) }
+        for i in 0..<(64 * 64) { assertRelativelyEqual(ours.sigma[i], numpy.sigma[i], rel: 1e-11, abs: 1e-16) }
+
+        var acc2 = try FeatureStatistics(dimension: 64)
+        let f2 = fidFeatures("S2", n: 400, seed: seed, shift: 0.2, dim: 64, rank: 8)
+        try f2.withUnsafeBufferPointer { try acc2.add($0, rows: 400) }
+        let fid = try FrechetDistance.compute(numpy, try acc2.statistics())
+        assertRelativelyEqual(fid.value, try XCTUnwrap(small["fid"] as? Double), rel: 1e-9)
+
+        let tmp = NSTemporaryDirectory() + "vqrt-stats-\(getpid()).npz"
+        defer { unlink(tmp) }
+        try ours.write(path: tmp)
+        let back = try GaussianStatistics.read(path: tmp)
+        XCTAssertEqual(back.mu, ours.mu)
+        XCTAssertEqual(back.sigma, ours.sigma)
+        let archive = try NPZ.read(path: tmp)
+        XCTAssertEqual(archive["mu"]?.dtype, .float64)
+        XCTAssertEqual(archive["sigma"]?.shape, [64, 64])
+    }
+
+    func testBadStatisticsFilesAreReportedWithTheirName() throws {
+        let dir = NSTemporaryDirectory() + "vqrt-badstats-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let cases: [(String, [(String, NPYArray)], String)] = [
+            ("nosigma.npz", [("mu", try NPYArray(doubles: [1, 2], shape: [2]))], "sigma"),
+            ("shape.npz", [("mu", try NPYArray(doubles: [1, 2], shape: [2])),
+                           ("sigma", try NPYArray(doubles: [1, 0, 0], shape: [3]))], "sigma"),
+            ("nan.npz", [("mu", try NPYArray(doubles: [1, .nan], shape: [2])),
+                         ("sigma", try NPYArray(doubles: [1, 0, 0, 1], shape: [2, 2]))], "NaN"),
+            ("ints.npz", [("mu", try NPYArray(int64s: [1, 2], shape: [2])),
+                          ("sigma", try NPYArray(doubles: [1, 0, 0, 1], shape: [2, 2]))], "int"),
+        ]
+        for (name, items, needle) in cases {
+            let path = dir + "/" + name
+            try NPZ.write(items, to: path)
+            XCTAssertThrowsError(try GaussianStatistics.read(path: path)) {
+                XCTAssertTrue("\($0)".contains(name) && "\($0)".contains(needle), "\($0)")
+            }
+        }
+        try Data("not a zip".utf8).write(to: URL(fileURLWithPath: dir + "/garbage.npz"))
+        XCTAssertThrowsError(try GaussianStatistics.read(path: dir + "/garbage.npz"))
+        XCTAssertThrowsError(try GaussianStatistics.read(path: dir + "/missing.npz"))
+    }
+
+    func testAccumulatorEdgeCases() throws {
+        var s = try FeatureStatistics(dimension: 3)
+        try s.add([1, 2, 3])
+        XCTAssertThrowsError(try s.statistics())   // one sample: no covariance
+        XCTAssertThrowsError(try s.add([1, 2]))    // not whole rows
+        XCTAssertThrowsError(try s.add([Float.nan, 0, 0]))
+        XCTAssertThrowsError(try s.merge(try FeatureStatistics(dimension: 4)))
+        try s.add([3, 2, 1, 5, 5, 5])
+        let st = try s.statistics()
+        XCTAssertEqual(st.mu, [3, 3, 3])
+        // np.cov([[1,2,3],[3,2,1],[5,5,5]], rowvar=False)
+        XCTAssertEqual(st.sigma, [4, 3, 2, 3, 3, 3, 2, 3, 4])
+        XCTAssertThrowsError(try FeatureStatistics(dimension: 0))
+        // FID of a set with itself is ~0; mismatched dimensions are refused.
+        XCTAssertEqual(try FrechetDistance.compute(st, st).value, 0, accuracy: 1e-12)
+        var other = try FeatureStatistics(dimension: 2)
+        try other.add([1, 2, 3, 5])
+        XCTAssertThrowsError(try FrechetDistance.compute(st, try other.statistics()))
+    }
+
+    /// Partial state survives an .npz round trip and merges to the same statistics as one pass.
+    func testPartialStateRoundTrip() throws {
+        let f = fidFeatures("RT", n: 90, seed: 5, shift: 0.1, dim: 32, rank: 4)
+        var whole = try FeatureStatistics(dimension: 32)
+        try f.withUnsafeBufferPointer { try whole.add($0, rows: 90) }
+        var a = try FeatureStatistics(dimension: 32), b = try FeatureStatistics(dimension: 32)
+        try f.withUnsafeBufferPointer { p in
+            try a.add(UnsafeBufferPointer(rebasing: p[0..<(40 * 32)]), rows: 40)
+            try b.add(UnsafeBufferPointer(rebasing: p[(40 * 32)...]), rows: 50)
+        }
+        let tmp = NSTemporaryDirectory() + "vqrt-partial-\(getpid()).npz"
+        defer { unlink(tmp) }
+        try NPZ.write(try a.archived(prefix: "orig.") + b.archived(prefix: "recon."), to: tmp)
+        let archive = try NPZ.read(path: tmp)
+        var a2 = try FeatureStatistics(archive: archive, prefix: "orig.", file: tmp)
+        let b2 = try FeatureStatistics(archive: archive, prefix: "recon.", file: tmp)
+        try a2.merge(b2)
+        let x = try a2.statistics(), y = try whole.statistics()
+        for i in 0..<32 { XCTAssertEqual(x.mu[i], y.mu[i], accuracy: 1e-14) }
+        for i in 0..<(32 * 32) { XCTAssertEqual(x.sigma[i], y.sigma[i], accuracy: 1e-14) }
+        XCTAssertThrowsError(try FeatureStatistics(archive: archive, prefix: "missing.", file: tmp))
+    }
+}

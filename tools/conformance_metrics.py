@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""Conformance of vqrt's FID / IS / Inception features with pytorch-fid 0.3.0 and pytorch-image-generation-metrics
+0.6.1 (PIGM), run on the same image directories with the same Inception weights file.
+
+    swift build -c release --product vqrt
+    nice .venv-tools/bin/python tools/conformance_metrics.py --vqrt .build/release/vqrt            # full run
+    nice .venv-tools/bin/python tools/conformance_metrics.py --vqrt .build/release/vqrt --large 300 --report /tmp/c.json
+
+The released weights cannot be downloaded here: the weights file is "inception-fixture v1" (the exact 472 keys and
+shapes of pt_inception-2015-12-05-6726825d.pth, legacy torch.save format, values from contract C4 with the He gain on
+convolutions; see tools/make_inception_fixtures.py), written for each --seed. pytorch-fid and PIGM load it through
+their own `load_state_dict_from_url` call, patched to return it; everything else is the libraries' own code
+(PIL decode, ToTensor, F.interpolate, their Inception, numpy/scipy statistics). torch runs on CPU with 2 threads.
+
+Image sets (deterministic synthetic PNGs, written to --workdir):
+  small  40 images of mixed sizes (feature comparison, IS with 4 splits, FID of small singular sets)
+  L1, L2 --large images each (default 2100 > 2048: full-rank covariances), 128x128, different content mixes
+Checks (tolerances of the issue): pool3 features 1e-4 relative (per image, to the row's largest value), FID 1e-6
+relative (1e-4 absolute below 1), IS 1e-6 relative; `vqrt fid-stats` files load in pytorch-fid and give the same FID.
+Writes a JSON report (--report, default Fixtures/metrics/conformance.json) and exits 1 if a check fails.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import make_inception_fixtures as fixtures  # noqa: E402
+
+
+def make_set(directory, n, seed, mix, size=None):
+    """n deterministic images: noise of several grain sizes, gradients, checkers, flat colours (mix weights)."""
+    from PIL import Image
+    os.makedirs(directory, exist_ok=True)
+    kinds = ["noise", "coarse", "gradient", "checker", "flat"]
+    weights = np.array(mix, dtype=np.float64) / np.sum(mix)
+    for i in range(n):
+        rng = np.random.default_rng([seed, i])
+        kind = kinds[rng.choice(len(kinds), p=weights)]
+        s = size or int(rng.choice([64, 96, 150, 299, 333]))
+        if kind == "noise":
+            a = rng.integers(0, 256, (s, s, 3), dtype=np.uint8)
+        elif kind == "coarse":
+            g = int(rng.integers(2, 16))
+            a = rng.integers(0, 256, (g, g, 3), dtype=np.uint8).repeat(s // g + 1, 0).repeat(s // g + 1, 1)[:s, :s]
+        elif kind == "gradient":
+            y, x = np.mgrid[0:s, 0:s] / max(s - 1, 1)
+            c0, c1 = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
+            t = (x * rng.random() + y * rng.random())[..., None] / 2
+            a = (c0 * (1 - t) + c1 * t).astype(np.uint8)
+        elif kind == "checker":
+            k = int(rng.integers(2, 20))
+            y, x = np.mgrid[0:s, 0:s]
+            cols = rng.integers(0, 256, (2, 3), dtype=np.uint8)
+            a = cols[((x // k) + (y // k)) % 2]
+        else:
+            a = np.broadcast_to(rng.integers(0, 256, 3, dtype=np.uint8), (s, s, 3)).copy()
+        Image.fromarray(np.ascontiguousarray(a)).save(os.path.join(directory, f"img_{i:05d}.png"))
+    return directory
+
+
+def run_vqrt(vqrt, args):
+    t = time.time()
+    out = subprocess.run([vqrt] + args, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"vqrt {' '.join(args[:3])}... failed: {out.stderr.strip()}")
+    return out.stdout, time.time() - t
+
+
+def rel(a, b):
+    return abs(a - b) / max(abs(b), 1e-300)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--vqrt", default=os.path.join(ROOT, ".build", "release", "vqrt"))
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1])
+    ap.add_argument("--large", type=int, default=2100, help="images in each of the large sets L1, L2")
+    ap.add_argument("--workdir", default=None)
+    ap.add_argument("--report", default=os.path.join(ROOT, "Fixtures", "metrics", "conformance.json"))
+    args = ap.parse_args()
+
+    import torch
+    from pytorch_fid import fid_score
+    import pytorch_fid.inception as pfi
+    from pytorch_image_generation_metrics import utils as pigm_utils
+    from pytorch_image_generation_metrics.core import calculate_inception_score
+    torch.set_num_threads(2)
+    cpu = torch.device("cpu")
+
+    work = args.workdir or tempfile.mkdtemp(prefix="vqrt-conformance-")
+    small = make_set(os.path.join(work, "small"), 40, 11, [3, 2, 2, 2, 1])
+    l1 = make_set(os.path.join(work, "L1"), args.large, 21, [3, 3, 2, 1, 1], size=128)
+    l2 = make_set(os.path.join(work, "L2"), args.large, 22, [1, 2, 3, 3, 1], size=128)
+    report = {"versions": fixtures.versions(), "weights": "inception-fixture v1", "large": args.large, "seeds": {}}
+    failures = []
+
+    def check(name, ok, value):
+        print(f"  {name}: {value} {'ok' if ok else 'FAIL'}")
+        if not ok:
+            failures.append(name)
+
+    for seed in args.seeds:
+        print(f"seed {seed}")
+        weights = os.path.join(work, f"inception_seed{seed}.pth")
+        fixtures.write_weights(weights, seed)
+        sd = fixtures.fixture_state_dict(seed)
+        fixtures.patch_weight_loading(sd)
+        model = pfi.InceptionV3([3]).eval()
+        r = {}
+
+        # 1. per-image features of the small set (mixed sizes: batch 1)
+        files = sorted(os.path.join(small, f) for f in os.listdir(small))
+        t = time.time()
+        ref = fid_score.get_activations(files, model, batch_size=1, dims=2048, device=cpu, num_workers=0)
+        r["torch_small_features_s"] = time.time() - t
+        npz = os.path.join(work, "small_features.npz")
+        _, r["vqrt_small_features_s"] = run_vqrt(args.vqrt, ["features", "--inception", weights, small, "--output", npz, "--quiet"])
+        ours = np.load(npz)
+        assert [os.path.basename(f) for f in ours["files"]] == [os.path.basename(f) for f in files]
+        err = np.abs(ours["pool3"].astype(np.float64) - ref) / np.abs(ref).max(axis=1, keepdims=True)
+        r["pool3_max_rel"] = float(err.max())
+        check("pool3 features (row-relative)", err.max() <= 1e-4, err.max())
+
+        # 2. IS of the small set, 4 splits, in PIGM's own (unsorted glob) file order
+        order = pigm_utils.ImageDataset(small, exts=["png", "jpg"]).paths
+        is_ref = pigm_utils.get_inception_score_from_directory(small, splits=4, batch_size=1, device=cpu)
+        out, _ = run_vqrt(args.vqrt, ["is", "--inception", weights, "--splits", "4", "--json", "--quiet"] + order)
+        is_ours = json.loads(out)
+        r["is_small"] = {"pigm": list(is_ref), "vqrt": [is_ours["is_mean"], is_ours["is_std"]]}
+        check("IS small (4 splits)", rel(is_ours["is_mean"], is_ref[0]) <= 1e-6, rel(is_ours["is_mean"], is_ref[0]))
+
+        # 3. large sets: FID (pytorch-fid computes features once per set), IS of L1 (PIGM order, 10 splits)
+        t = time.time()
+        m1, s1 = fid_score.compute_statistics_of_path(l1, model, 50, 2048, cpu, num_workers=0)
+        m2, s2 = fid_score.compute_statistics_of_path(l2, model, 50, 2048, cpu, num_workers=0)
+        fid_ref = float(fid_score.calculate_frechet_distance(m1, s1, m2, s2))
+        r["torch_large_fid_s"] = time.time() - t
+        out, r["vqrt_large_fid_s"] = run_vqrt(args.vqrt, ["fid", "--inception", weights, l1, l2, "--json", "--quiet"])
+        fid_ours = json.loads(out)["fid"]
+        r["fid_large"] = {"pytorch_fid": fid_ref, "vqrt": fid_ours}
+        tol = 1e-6 if abs(fid_ref) >= 1 else 1e-4
+        check("FID L1-L2", abs(fid_ours - fid_ref) <= tol * max(abs(fid_ref), 1), rel(fid_ours, fid_ref))
+
+        # vqrt fid-stats files load in pytorch-fid (its .npz path) and give the same FID
+        st = os.path.join(work, "l1_stats.npz")
+        run_vqrt(args.vqrt, ["fid-stats", "--inception", weights, l1, "--output", st, "--quiet"])
+        mv, sv = fid_score.compute_statistics_of_path(st, model, 50, 2048, cpu)
+        fid_mixed = float(fid_score.calculate_frechet_distance(mv, sv, m2, s2))
+        r["fid_vqrt_stats_in_pytorch_fid"] = fid_mixed
+        r["mu_max_rel"] = float(np.abs(mv - m1).max() / np.abs(m1).max())
+        check("FID from vqrt fid-stats in pytorch-fid", abs(fid_mixed - fid_ref) <= tol * max(abs(fid_ref), 1), rel(fid_mixed, fid_ref))
+
+        # small sets: singular covariances (40 images < 2048)
+        ms, ss = fid_score.compute_statistics_of_path(small, model, 1, 2048, cpu)
+        try:
+            fid_small_ref = float(fid_score.calculate_frechet_distance(ms, ss, m2, s2))
+        except ValueError as e:  # "Imaginary component": pytorch-fid gives up
+            fid_small_ref = str(e)
+        out, _ = run_vqrt(args.vqrt, ["fid", "--inception", weights, small, l2, "--json", "--quiet"])
+        # (pytorch-fid's L2 statistics reused: vqrt recomputes L2)
+        fid_small = json.loads(out)["fid"]
+        r["fid_small_vs_L2"] = {"pytorch_fid": fid_small_ref, "vqrt": fid_small}
+        if isinstance(fid_small_ref, float):
+            check("FID small-L2 (singular S1)", abs(fid_small - fid_small_ref) <= 1e-6 * abs(fid_small_ref) + 1e-4,
+                  rel(fid_small, fid_small_ref))
+
+        order = pigm_utils.ImageDataset(l1, exts=["png", "jpg"]).paths
+        t = time.time()
+        is_ref = pigm_utils.get_inception_score_from_directory(l1, splits=10, device=cpu)
+        r["torch_large_is_s"] = time.time() - t
+        out, r["vqrt_large_is_s"] = run_vqrt(args.vqrt, ["is", "--inception", weights, "--json", "--quiet"] + order)
+        is_ours = json.loads(out)
+        r["is_large"] = {"pigm": list(is_ref), "vqrt": [is_ours["is_mean"], is_ours["is_std"]]}
+        check("IS L1 (10 splits)", rel(is_ours["is_mean"], is_ref[0]) <= 1e-6, rel(is_ours["is_mean"], is_ref[0]))
+        report["seeds"][str(seed)] = r
+
+    report["failures"] = failures
+    with open(args.report, "w") as f:
+        json.dump(report, f, indent=1)
+    print(f"report: {args.report}; {'all checks passed' if not failures else 'FAILED: ' + ', '.join(failures)}")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
