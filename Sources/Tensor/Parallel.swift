@@ -68,8 +68,95 @@ func parallelFor(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
     let t = Threading.threads
     let chunks = min(t, max(1, count / max(grain, 1)))
     if chunks <= 1 { body(0..<count); return }
-    DispatchQueue.concurrentPerform(iterations: chunks) { i in
-        let lo = count * i / chunks, hi = count * (i + 1) / chunks
-        if lo < hi { body(lo..<hi) }
+    withoutActuallyEscaping(body) { body in
+        OpenMPTeam.run(chunks: chunks) { i in
+            let lo = count * i / chunks, hi = count * (i + 1) / chunks
+            if lo < hi { body(lo..<hi) }
+        }
+    }
+}
+
+extension Threading {
+    /// Makes OpenMP threads sleep instead of spin when idle, by re-executing the program once with
+    /// OMP_WAIT_POLICY=PASSIVE unless the environment already sets OMP_WAIT_POLICY or GOMP_SPINCOUNT. libgomp reads
+    /// these only when it is loaded, before `main`, hence the re-exec. Spinning OpenMP threads (by default for
+    /// milliseconds after every oneDNN call) take the cores from everything else; on a shared two-core machine the
+    /// taming encoder/decoder ran 1.5-2× faster passive. Call it first thing in `main`, before any thread starts;
+    /// it returns normally if nothing needed doing or the re-exec failed.
+    public static func reexecWithPassiveOpenMPIfNeeded() {
+        let env = ProcessInfo.processInfo.environment
+        if env["OMP_WAIT_POLICY"] != nil || env["GOMP_SPINCOUNT"] != nil { return }
+        setenv("OMP_WAIT_POLICY", "PASSIVE", 1)
+        var argv: [UnsafeMutablePointer<CChar>?] = CommandLine.arguments.map { strdup($0) }
+        argv.append(nil)
+        execv("/proc/self/exe", &argv)
+        // Only reached if execv failed: carry on with active OpenMP waiting.
+        for p in argv { free(p) }
+    }
+
+    /// Runs `body(i)` for every i in 0..<chunks in parallel on the kernels' worker threads (the OpenMP team that
+    /// oneDNN uses), for callers outside Tensor that want to share it.
+    public static func parallelChunks(_ chunks: Int, _ body: (Int) -> Void) {
+        if chunks <= 0 { return }
+        if chunks == 1 { body(0); return }
+        withoutActuallyEscaping(body) { OpenMPTeam.run(chunks: chunks, $0) }
+    }
+}
+
+/// Our own kernels run on libgomp's thread team, the one oneDNN runs on, rather than on a second pool.
+///
+/// After each parallel region, idle OpenMP threads keep spinning for a while (GOMP_SPINCOUNT, by default 300 000
+/// PAUSE iterations: milliseconds on recent Xeons) before they sleep. Work handed to another pool in that window
+/// (GroupNorm right after a convolution, say) has to share the cores with the spinners; on two cores that made
+/// a taming decoder about 1.7× slower. On the same team, the spinning threads instead pick the work up at once.
+/// Entry points come from libgomp's stable GCC ABI (`GOMP_parallel`, since GCC 4.9), looked up at run time; if
+/// they are missing (a oneDNN built without OpenMP), Dispatch is used instead.
+enum OpenMPTeam {
+    typealias Outlined = @convention(c) (UnsafeMutableRawPointer?) -> Void
+    typealias GOMPParallel = @convention(c) (Outlined, UnsafeMutableRawPointer?, UInt32, UInt32) -> Void
+    typealias IntGetter = @convention(c) () -> Int32
+
+    struct Entry {
+        let parallel: GOMPParallel
+        let threadNum: IntGetter
+        let numThreads: IntGetter
+    }
+
+    static let entry: Entry? = {
+        if ProcessInfo.processInfo.environment["VQRT_DISPATCH"] != nil { return nil }
+        let handle = UnsafeMutableRawPointer(bitPattern: 0)
+        guard let p = dlsym(handle, "GOMP_parallel"), let tn = dlsym(handle, "omp_get_thread_num"),
+              let nt = dlsym(handle, "omp_get_num_threads") else { return nil }
+        return Entry(parallel: unsafeBitCast(p, to: GOMPParallel.self), threadNum: unsafeBitCast(tn, to: IntGetter.self),
+                     numThreads: unsafeBitCast(nt, to: IntGetter.self))
+    }()
+
+    /// What each team member needs: the chunk count and the body.
+    final class Job {
+        let chunks: Int
+        let body: (Int) -> Void
+        init(chunks: Int, body: @escaping (Int) -> Void) { self.chunks = chunks; self.body = body }
+    }
+
+    static func run(chunks: Int, _ body: @escaping (Int) -> Void) {
+        guard let e = entry else {
+            DispatchQueue.concurrentPerform(iterations: chunks, execute: body)
+            return
+        }
+        Threading.applyToOpenMP()
+        let job = Job(chunks: chunks, body: body)
+        let ctx = Unmanaged.passRetained(job)
+        defer { ctx.release() }
+        e.parallel({ raw in
+            guard let raw, let e = OpenMPTeam.entry else { return }
+            let job = Unmanaged<Job>.fromOpaque(raw).takeUnretainedValue()
+            // The team may be smaller than asked for; members then take several chunks each.
+            let me = Int(e.threadNum()), team = max(1, Int(e.numThreads()))
+            var i = me
+            while i < job.chunks {
+                job.body(i)
+                i += team
+            }
+        }, ctx.toOpaque(), UInt32(chunks), 0)
     }
 }
