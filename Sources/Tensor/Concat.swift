@@ -10,6 +10,10 @@ extension Tensor {
     /// every part but the last has a multiple of 16 channels, plain otherwise.
     /// With `relu`, every value is replaced by max(0, value) on the way (torch.relu of each part, then cat).
     public static func concatChannels(_ parts: [Tensor], relu: Bool = false) throws -> Tensor {
+        try Profiler.measure(relu ? "concat+relu" : "concat") { try concat(parts, relu: relu) }
+    }
+
+    private static func concat(_ parts: [Tensor], relu: Bool) throws -> Tensor {
         guard let first = parts.first else { throw TensorError.invalidArgument("concatenation of no tensors") }
         guard parts.allSatisfy({ $0.rank == 4 }) else {
             throw TensorError.shapeMismatch("channel concatenation expects 4-d tensors, got \(parts.map(\.shape))")
@@ -55,6 +59,10 @@ extension Tensor {
 
     /// torch.relu: max(0, x) elementwise (NaN stays NaN).
     public func relu() -> Tensor {
+        Profiler.measure("relu") { rectified() }
+    }
+
+    private func rectified() -> Tensor {
         let out = Tensor(uninitialized: shape, layout: layout)
         let n = Tensor.physicalCount(shape, layout)
         let src = pointer, dst = out.pointer
