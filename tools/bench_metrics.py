@@ -78,6 +78,10 @@ def main():
         print(f"pytorch-fid: first batch {first:.2f} s, then {torch_rate:.2f} img/s")
 
         env = dict(os.environ)
+        # Idle OpenMP threads must sleep rather than spin between oneDNN calls, or they take the cores from vqrt's
+        # own kernels (vqrt's main re-executes itself with this setting when it is not set; set here for builds
+        # without that).
+        env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         t0 = time.time()
         out = subprocess.run([args.vqrt, "features", "--inception", weights, images, "--output",
                               os.path.join(work, "f.npz"), "--threads", str(args.threads),
