@@ -174,21 +174,28 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
                 }
             }
         case (.plain, .nChw16c), (.nChw16c, .plain):
-            parallelFor(n * cb, grain: 1) { range in
+            // Tiles of 256 pixels. To blocked: pixel-major, reading `lanes` planar streams at once and writing the
+            // blocked tile contiguously. To planar: lane-major over the tile, which stays in L1.
+            let tile = 256
+            let tiles = (hw + tile - 1) / tile
+            parallelFor(n * cb * tiles, grain: 4) { range in
                 for job in range {
-                    let b = job / cb, blk = job % cb
+                    let bb = job / tiles, t = job % tiles
+                    let b = bb / cb, blk = bb % cb
                     let lanes = Swift.min(16, c - blk * 16)
                     let blocked = (b * cb + blk) * hw * 16
                     let planar = (b * c + blk * 16) * hw
+                    let p0 = t * tile, p1 = Swift.min(hw, p0 + tile)
                     if target == .nChw16c {
-                        for l in 0..<lanes {
-                            let s = src + planar + l * hw, d = dst + blocked + l
-                            for p in 0..<hw { d[p * 16] = s[p] }
+                        for p in p0..<p1 {
+                            let d = dst + blocked + p * 16
+                            for l in 0..<lanes { d[l] = src[planar + l * hw + p] }
                         }
                     } else {
+                        // The 256-pixel source tile (16 KB) stays in L1 while each lane is written as one run.
                         for l in 0..<lanes {
                             let s = src + blocked + l, d = dst + planar + l * hw
-                            for p in 0..<hw { d[p] = s[p * 16] }
+                            for p in p0..<p1 { d[p] = s[p * 16] }
                         }
                     }
                 }
