@@ -42,7 +42,6 @@ public final class ConvolutionKernel: @unchecked Sendable {
     private struct PlanKey: Hashable {
         let n: Int, h: Int, w: Int
         let src: TensorLayout
-        let dst: TensorLayout?
         let sum: Bool
     }
 
@@ -143,8 +142,8 @@ public final class ConvolutionKernel: @unchecked Sendable {
     /// Runs the convolution on `x` ([N, in, H, W], plain or nChw16c).
     /// - Parameters:
     ///   - residual: if given, it is added to the result inside the primitive (oneDNN `sum` post-op); its shape must
-    ///     be the output shape, and the output takes its layout.
-    ///   - layout: forces the output layout; by default the primitive's preferred one.
+    ///     be the output shape.
+    ///   - layout: the output layout wanted; by default the primitive's preferred one.
     public func callAsFunction(_ x: Tensor, residual: Tensor? = nil, layout: TensorLayout? = nil) throws -> Tensor {
         guard x.rank == 4, x.shape[1] == inChannels else {
             throw TensorError.shapeMismatch("convolution expects [N, \(inChannels), H, W], got \(x.shape)")
@@ -154,14 +153,12 @@ public final class ConvolutionKernel: @unchecked Sendable {
             throw TensorError.shapeMismatch("input \(x.shape) is too small for a \(kernelSize) kernel")
         }
         let outShape = [x.shape[0], outChannels, oh, ow]
-        var dstLayout = layout
-        if let r = residual {
-            guard r.shape == outShape else {
-                throw TensorError.shapeMismatch("residual \(r.shape) does not match convolution output \(outShape)")
-            }
-            dstLayout = layout ?? r.layout
+        if let r = residual, r.shape != outShape {
+            throw TensorError.shapeMismatch("residual \(r.shape) does not match convolution output \(outShape)")
         }
-        let key = PlanKey(n: x.shape[0], h: x.shape[2], w: x.shape[3], src: x.layout, dst: dstLayout, sum: residual != nil)
+        // The primitive always picks its own output layout (forcing one can select a much slower kernel); a
+        // requested layout is produced afterwards by our conversion kernels.
+        let key = PlanKey(n: x.shape[0], h: x.shape[2], w: x.shape[3], src: x.layout, sum: residual != nil)
         let plan = try self.plan(key, input: x, outShape: outShape)
 
         // Source, reordered if the primitive wants another layout.
@@ -197,19 +194,24 @@ public final class ConvolutionKernel: @unchecked Sendable {
         try Profiler.measure("conv \(kernelSize.h)x\(kernelSize.w)/\(stride.h) \(inChannels)->\(outChannels) @\(x.shape[2])x\(x.shape[3])") {
             try plan.primitive.execute(args)
         }
+        var out: Tensor
         if let re = plan.dstReorder {
-            let out = Tensor(uninitialized: outShape, layout: plan.outLayout)
+            out = Tensor(uninitialized: outShape, layout: plan.outLayout)
             try re.execute([(Int32(DNNL_ARG_FROM), plan.dstMD, UnsafeMutableRawPointer(dstStorage.pointer)),
                             (Int32(DNNL_ARG_TO), try DNNL.md(of: out), UnsafeMutableRawPointer(out.pointer))])
-            return out
+        } else {
+            out = try Tensor(shape: outShape, layout: plan.outLayout, storage: dstStorage)
         }
-        return try Tensor(shape: outShape, layout: plan.outLayout, storage: dstStorage)
+        if let l = layout, l != out.layout {
+            out = try Profiler.measure("conv output \(out.layout)->\(l)") { try out.to(l) }
+        }
+        return out
     }
 
     /// Implementation oneDNN picked for inputs like `x` (e.g. "jit:avx512_core"), for diagnostics.
     public func implementation(for x: Tensor) throws -> String {
         let (oh, ow) = outputSize(h: x.shape[2], w: x.shape[3])
-        let key = PlanKey(n: x.shape[0], h: x.shape[2], w: x.shape[3], src: x.layout, dst: nil, sum: false)
+        let key = PlanKey(n: x.shape[0], h: x.shape[2], w: x.shape[3], src: x.layout, sum: false)
         return try plan(key, input: x, outShape: [x.shape[0], outChannels, oh, ow]).primitive.implementation
     }
 
@@ -264,7 +266,7 @@ public final class ConvolutionKernel: @unchecked Sendable {
         var src = try DNNL.md(x.shape, dnnl_format_tag_any)
         var wmd = try DNNL.md([outChannels, inChannels, kernelSize.h, kernelSize.w], dnnl_format_tag_any)
         var bmd = bias == nil ? dnnl_memory_desc_t() : try DNNL.md([outChannels], dnnl_a)
-        var dst = try DNNL.md(outShape, key.dst.map { DNNL.tag($0, rank: 4) } ?? dnnl_format_tag_any)
+        var dst = try DNNL.md(outShape, dnnl_format_tag_any)
         let attr = try DNNL.attr(sum: key.sum)
         defer { dnnl_primitive_attr_destroy(attr) }
         let prim = try withOpDesc(src: &src, weights: &wmd, bias: &bmd, dst: &dst, shapes: "\(x.shape) -> \(outShape)") {
@@ -278,7 +280,7 @@ public final class ConvolutionKernel: @unchecked Sendable {
         let inputMD = try DNNL.md(of: x)
         let srcLayout = DNNL.layout(of: srcMD, dims: x.shape)
         let srcReorder = DNNL.equal(srcMD, inputMD) || srcLayout != nil ? nil : try DNNLPrimitive.reorder(from: inputMD, to: srcMD)
-        var outLayout = key.dst ?? .nChw16c
+        var outLayout = TensorLayout.nChw16c
         var dstReorder: DNNLPrimitive? = nil
         if let l = DNNL.layout(of: dstMD, dims: outShape) {
             outLayout = l
