@@ -34,9 +34,10 @@ struct FIDStats: ParsableCommand {
             try options.apply()
             let paths = try ImageInputs.expand(images)
             guard paths.count >= 2 else { throw CLIError("a covariance needs at least 2 images, got \(paths.count)") }
-            let runner = options.runner(try inception.load(quiet: options.quiet))
-            let stats = try featureStatistics(paths, runner: runner, label: "fid-stats", quiet: options.quiet)
+            let (model, check) = try inception.loadChecked(quiet: options.quiet)
+            let stats = try featureStatistics(paths, runner: options.runner(model), label: "fid-stats", quiet: options.quiet)
             try reportingFile(output) { try stats.write(path: output) }
+            check.report()
             if !options.quiet {
                 if paths.count < InceptionV3.featureDimension {
                     Console.warning("\(paths.count) images < 2048 features: the covariance is singular (FID against it is biased and may be ill-conditioned)")
@@ -67,6 +68,7 @@ struct FID: ParsableCommand {
         try reportingErrors(file: nil) {
             try options.apply()
             var runner: InceptionRunner?
+            var check: WeightsCheck?
             func stats(_ path: String, _ label: String) throws -> GaussianStatistics {
                 if path.hasSuffix(".npz") {
                     return try reportingFile(path) { try GaussianStatistics.read(path: path) }
@@ -80,7 +82,11 @@ struct FID: ParsableCommand {
                 }
                 let paths = try ImageInputs.expand([path])
                 guard paths.count >= 2 else { throw CLIError("\(path): a covariance needs at least 2 images, got \(paths.count)") }
-                if runner == nil { runner = options.runner(try inception.load(quiet: options.quiet || json)) }
+                if runner == nil {
+                    let (model, c) = try inception.loadChecked(quiet: options.quiet || json)
+                    runner = options.runner(model)
+                    check = c
+                }
                 return try featureStatistics(paths, runner: runner!, label: label, quiet: options.quiet || json)
             }
             let sa = try stats(a, "fid A"), sb = try stats(b, "fid B")
@@ -89,6 +95,7 @@ struct FID: ParsableCommand {
             }
             let started = Clock.seconds()
             let fid = try FrechetDistance.compute(sa, sb)
+            check?.report()
             if options.timing {
                 Console.info(String(format: "timing: distance %.3f s (%@ route)", Clock.seconds() - started, fid.route.rawValue))
             }
@@ -132,13 +139,15 @@ struct IS: ParsableCommand {
             guard splits > 0 else { throw ValidationError("--splits must be positive") }
             let paths = try ImageInputs.expand(images)
             var acc = try InceptionScoreAccumulator(splits: splits, classes: InceptionV3.classCount, expectedCount: paths.count)
-            let runner = options.runner(try inception.load(quiet: options.quiet || json))
+            let (model, check) = try inception.loadChecked(quiet: options.quiet || json)
+            let runner = options.runner(model)
             let progress = Progress(total: paths.count, label: "is", quiet: options.quiet || json)
             try runner.run(paths, logits: true, progress: progress) { _, _, logits in
                 guard let logits else { return }
                 try acc.add(logits: logits)
             }
             let r = try acc.result()
+            check.report()
             if json {
                 print(JSONValue.object([("is_mean", .double(r.mean)), ("is_std", .double(r.std)),
                                         ("splits", .int(Int64(r.splits))), ("n", .int(Int64(r.count)))]).render())

@@ -18,14 +18,44 @@ struct InceptionOptions: ParsableArguments {
 
     var path: String { inception ?? InceptionWeights.torchHubPath }
 
-    /// The network; warns when the file is not the standard one (its numbers are then not comparable).
-    func load(quiet: Bool) throws -> InceptionV3 {
+    /// The network. The file's SHA-256 is checked against the standard weights' in the background (hashing 95 MB
+    /// takes about as long as loading it); `WeightsCheck.report()` warns, at the end of a run, when it differs:
+    /// scores from other weights are not comparable with published ones.
+    func loadChecked(quiet: Bool) throws -> (model: InceptionV3, check: WeightsCheck) {
         let file = path
         let model = try reportingFile(file) { try InceptionWeights.load(path: file) }
-        if let hash = try? InceptionWeights.sha256(path: file), hash != InceptionWeights.standardSHA256, !quiet {
-            Console.warning("\((file as NSString).lastPathComponent): SHA-256 \(hash.prefix(16))... is not that of the standard FID weights; scores are not comparable with published ones")
-        }
+        return (model, WeightsCheck(path: file, quiet: quiet))
+    }
+
+    /// The network, with the weights check done before returning (blocking).
+    func load(quiet: Bool) throws -> InceptionV3 {
+        let (model, check) = try loadChecked(quiet: quiet)
+        check.report()
         return model
+    }
+}
+
+final class WeightsCheck: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var hash: String?
+    let path: String
+    let quiet: Bool
+
+    init(path: String, quiet: Bool) {
+        self.path = path
+        self.quiet = quiet
+        if quiet { done.signal(); return }
+        DispatchQueue.global(qos: .utility).async {
+            self.hash = try? InceptionWeights.sha256(path: path)
+            self.done.signal()
+        }
+    }
+
+    func report() {
+        done.wait()
+        if let hash, hash != InceptionWeights.standardSHA256, !quiet {
+            Console.warning("\((path as NSString).lastPathComponent): SHA-256 \(hash.prefix(16))... is not that of the standard FID weights; scores are not comparable with published ones")
+        }
     }
 }
 
@@ -112,7 +142,8 @@ struct Features: ParsableCommand {
         try reportingErrors(file: nil) {
             try options.apply()
             let paths = try ImageInputs.expand(images)
-            let runner = options.runner(try inception.load(quiet: options.quiet))
+            let (model, check) = try inception.loadChecked(quiet: options.quiet)
+            let runner = options.runner(model)
             let progress = Progress(total: paths.count, label: "features", quiet: options.quiet)
             var pool3: [Float] = [], logits: [Float] = []
             pool3.reserveCapacity(paths.count * InceptionV3.featureDimension)
@@ -126,6 +157,7 @@ struct Features: ParsableCommand {
                                ("logits", try NPYArray(floats: logits, shape: [paths.count, InceptionV3.classCount])),
                                ("files", NPYArray(strings: paths))], to: output)
             }
+            check.report()
             if !options.quiet {
                 Console.info(String(format: "features of %d image(s) written to %@ in %.2f s (%.2f img/s)", paths.count,
                                     output, progress.elapsed, Double(paths.count) / max(progress.elapsed, 1e-9)))
