@@ -53,7 +53,7 @@ let package = Package(
 
         .testTarget(name: "PickleVMTests", dependencies: ["PickleVM"]),
         .testTarget(name: "TorchFormatsTests", dependencies: ["TorchFormats", "PickleVM"]),
-        .testTarget(name: "CLITests", dependencies: ["vqrt"]),
+        .testTarget(name: "CLITests", dependencies: ["vqrt", "Models", "NN"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Tensor", "NPY", "TorchFormats"]),
         .testTarget(name: "NPYTests", dependencies: ["NPY"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "NPY"]),

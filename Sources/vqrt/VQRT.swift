@@ -9,5 +9,5 @@ struct VQRT: ParsableCommand {
         commandName: "vqrt",
         abstract: "Run VQ image tokenizers (rotation-trick VQ-VAE, LDM VQGAN, ViT-VQGAN) from PyTorch checkpoints.",
         version: "0.1.0",
-        subcommands: [Inspect.self, Encode.self, Decode.self, Reconstruct.self, Features.self, FIDStats.self, FID.self, IS.self, Demo.self, Bench.self])
+        subcommands: [Inspect.self, Encode.self, Decode.self, Reconstruct.self, Features.self, FIDStats.self, FID.self, IS.self, Eval.self, Merge.self, Demo.self, Bench.self])
 }
