@@ -62,6 +62,24 @@ extension Tensor {
         Profiler.measure("relu") { rectified() }
     }
 
+    /// torch.relu_(x) (`F.relu(x, inplace=True)`, as torchvision's BasicConv2d does it): rectifies this tensor's own
+    /// storage. Only for a tensor whose storage the caller owns exclusively, such as a kernel's fresh output: every
+    /// other tensor sharing the storage would change too (the one exception to "kernels never write into an
+    /// input's storage"). Saves a pass that reads one buffer and writes another.
+    public func reluInPlace() {
+        Profiler.measure("relu (in place)") {
+            let n = Tensor.physicalCount(shape, layout)
+            let p = pointer
+            let piece = 1 << 14
+            parallelFor((n + piece - 1) / piece, grain: 4) { range in
+                for j in range {
+                    let start = j * piece
+                    rectify(p + start, p + start, Swift.min(piece, n - start))
+                }
+            }
+        }
+    }
+
     private func rectified() -> Tensor {
         let out = Tensor(uninitialized: shape, layout: layout)
         let n = Tensor.physicalCount(shape, layout)

@@ -49,8 +49,12 @@ public final class BasicConv2d: @unchecked Sendable {
                       padding: (padding, padding))
     }
 
-    /// conv -> bn -> relu.
-    public func callAsFunction(_ x: Tensor) throws -> Tensor { try conv(x).relu() }
+    /// conv -> bn -> relu (in place on the convolution's fresh output, as torchvision's `F.relu(x, inplace=True)`).
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        let y = try conv(x)
+        y.reluInPlace()
+        return y
+    }
 
     /// conv -> bn, without the ReLU: for callers that apply it inside a later pass (concatenation, pooling).
     public func preActivation(_ x: Tensor) throws -> Tensor { try conv(x) }
