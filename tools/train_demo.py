@@ -8,7 +8,7 @@ resumable: the state is saved every 50 steps to --state and picked up by a rerun
 
 Model: latent-diffusion VQModel, ch 32, ch_mult (1,2,2) (f=4), 1 res block, no attention resolutions (mid attention
 only), z_channels = embed_dim = 4, 512 codes; config resolution 128 (attention placement does not depend on it).
-Data: random 32x32 crops (random rescale, flips, channel permutation and gains) of real photos shipped by scikit-image (skimage/data), training set
+Data: random 32x32 crops (random rescale, flips, mild per-channel gains) of real photos shipped by scikit-image (skimage/data), training set
 TRAIN_IMAGES; the demo images TEST_IMAGES are held out and resized (shorter side 128, center crop) to 128x128.
 Loss: L1 + MSE on [-1,1] pixels + VQ codebook loss + 0.25 * commitment loss; no perceptual loss, no discriminator.
 Gradient through the quantizer: the rotation trick (Fifty et al., ICLR 2025, Algorithm 1 / cfifty/rotation_trick
@@ -87,10 +87,9 @@ class CropSampler:
             c = img[y:y + size, x:x + size]
             if self.rng.random() < 0.5:
                 c = c[:, ::-1]
-            # colour augmentation (few colour photos ship with skimage, several of them red/pink): random channel
-            # order and mild per-channel gain, so the decoder learns to reproduce arbitrary colours
-            c = c[:, :, self.rng.permutation(3)] * self.rng.uniform(0.85, 1.15, 3).astype(np.float32)
-            c = np.clip(c + (self.rng.uniform(0.85, 1.15) - 1.0), -1.0, 1.0)
+            # mild colour augmentation (per-channel gain on [0,1] pixels). Random channel permutations were tried:
+            # with 4-d codes and 512 entries the model then gave up on colour and decoded grey images.
+            c = np.clip((c + 1.0) * self.rng.uniform(0.9, 1.1, 3).astype(np.float32) - 1.0, -1.0, 1.0)
             out[i] = c.transpose(2, 0, 1)
         return torch.from_numpy(out)
 
@@ -213,7 +212,8 @@ def main():
     sd = model.state_dict()
     save_lightning_ckpt(os.path.join(args.out, "demo-vqgan.ckpt"), sd, epoch=0, global_step=args.steps,
                         pl_version="1.4.2", optimizer_states=None)
-    conf = ldm_vqgan.config_yaml(cfg, lossconfig={"target": "torch.nn.Identity"}, rot_trick=True)
+    conf = ldm_vqgan.config_yaml(cfg, lossconfig={"target": "torch.nn.Identity"}, rot_trick=True,
+                                 base_learning_rate=args.lr)
     with open(os.path.join(args.out, "config.yaml"), "w") as f:
         f.write("# vqrt demo model (tools/train_demo.py): latent-diffusion VQModel trained with the rotation trick.\n"
                 "# Trained with L1+MSE (+VQ losses) only, so no loss.* weights; lossconfig is a placeholder.\n")
