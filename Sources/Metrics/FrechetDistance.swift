@@ -6,9 +6,15 @@
 // - Cholesky route (S1 = L·Lᵀ positive definite, the usual case with N > D samples): M = Lᵀ·S2·L;
 // - eigen route (always applicable): S1 = V·diag(w)·Vᵀ, M = diag(√w₊)·(Vᵀ·S2·V)·diag(√w₊), w₊ = max(w, 0),
 //   the same spectrum as A·S2·A with A = S1^½.
-// M is symmetrised before LAPACK's dsyevd. Eigenvalues that round below zero contribute 0 (scipy's sqrtm would
-// return a complex matrix there; pytorch-fid then keeps the real part, or raises "Imaginary component" when a
-// diagonal imaginary part exceeds 1e-3). They are counted in the result so callers can warn.
+// M is symmetrised before LAPACK's dsyevd. Eigenvalues below n·ε·λ_max (of S1 in the eigen route, and of M) are
+// numerically zero and contribute 0: with fewer samples than dimensions the covariances are singular, and the
+// roots of ~2000 rounding-level eigenvalues (±1e-16·λ_max) would otherwise add up to ~1e-5 of the trace. With the
+// cut-off the trace equals the exact low-rank computation (Σ σ(X1·X2ᵀ) / sqrt((N1-1)(N2-1)) from the centred
+// features) to ~1e-11 (checked in Tests/MetricsTests), where scipy's sqrtm, which pytorch-fid uses, is off by
+// ~1e-7 on the same data (and warns "Matrix is singular"). Full-rank covariances (N > 2048, the r-FID
+// case) have no eigenvalue near the cut-off. Negative eigenvalues beyond the cut-off would make scipy's sqrtm
+// complex (pytorch-fid keeps the real part, or raises "Imaginary component" when a diagonal imaginary part exceeds
+// 1e-3); they are counted so callers can warn.
 // pytorch-fid's guard: if the result is not finite (here: LAPACK failed to converge), both covariances get
 // `eps` added to their diagonals and the computation is repeated.
 
@@ -89,16 +95,18 @@ public struct FrechetDistance: Sendable {
             if route == .cholesky { throw MetricsError.invalidArgument("S1 is not positive definite (dpotrf failed)") }
             let (w, v) = try LinearAlgebra.symmetricEigen(s1, n: n, vectors: true)
             m = LinearAlgebra.congruence(s2, by: v!, n: n)
-            let r = w.map { $0 > 0 ? $0.squareRoot() : 0 }
+            let cut = Double(n) * Double.ulpOfOne * max(w.last ?? 0, 0)
+            let r = w.map { $0 > cut ? $0.squareRoot() : 0 }
             for j in 0..<n { for i in 0..<n { m[i + j * n] *= r[i] * r[j] } }
             taken = .eigen
         }
         LinearAlgebra.symmetrise(&m, n: n)
         let (lambda, _) = try LinearAlgebra.symmetricEigen(m, n: n, vectors: false)
         var trace = 0.0, negatives = 0, mostNegative = 0.0
+        let cut = Double(n) * Double.ulpOfOne * max(lambda.last ?? 0, 0)
         // Ascending order: add the small roots first.
         for v in lambda {
-            if v > 0 { trace += v.squareRoot() } else if v < 0 { negatives += 1; mostNegative = min(mostNegative, v) }
+            if v > cut { trace += v.squareRoot() } else if v < -cut { negatives += 1; mostNegative = min(mostNegative, v) }
         }
         return (trace, taken, negatives, mostNegative)
     }

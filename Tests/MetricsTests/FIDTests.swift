@@ -1,5 +1,6 @@
 // FID against pytorch-fid 0.3.0 (numpy mean/cov, scipy sqrtm) on synthetic 2048-d feature sets larger and smaller
 // than the dimension (Fixtures/metrics/fid.json, "fid-features v1" regenerated here from contract C4 draws).
+import CLAPACK
 import Foundation
 import Metrics
 import NPY
@@ -64,6 +65,46 @@ final class FIDTests: XCTestCase {
         XCTAssertEqual(try FrechetDistance.compute(big, small).route, .cholesky)
         XCTAssertEqual(try FrechetDistance.compute(small, big).route, .eigen)
         XCTAssertThrowsError(try FrechetDistance.compute(small, big, route: .cholesky))
+    }
+
+    /// With fewer samples than dimensions the nonzero eigenvalues of S1·S2 are those of a small matrix built from the
+    /// centred features: tr sqrtm(S1·S2) = Σ σ(X1·X2ᵀ) / sqrt((N1-1)(N2-1)). Both routes must find that value to
+    /// ~1e-9 (rounding-level eigenvalues of the singular covariances are cut off, not summed).
+    func testSingularCovariancesMatchTheExactLowRankTrace() throws {
+        let fixture = try MetricsFixtures.json("fid.json")
+        let seed = UInt64(try XCTUnwrap(fixture["seed"] as? Int))
+        let d = 2048, n1 = 1000, n2 = 300
+        let x1 = fidFeatures("C", n: n1, seed: seed, shift: 0.10), x2 = fidFeatures("D", n: n2, seed: seed, shift: 0.15)
+        func centred(_ x: [Double], _ n: Int) -> [Double] {
+            var mean = [Double](repeating: 0, count: d)
+            for r in 0..<n { for j in 0..<d { mean[j] += x[r * d + j] } }
+            for j in 0..<d { mean[j] /= Double(n) }
+            var c = x
+            for r in 0..<n { for j in 0..<d { c[r * d + j] -= mean[j] } }
+            return c
+        }
+        let c1 = centred(x1, n1), c2 = centred(x2, n2)
+        // G = C1·C2ᵀ (n1 × n2, row-major), then its singular values.
+        var g = [Double](repeating: 0, count: n1 * n2)
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(n1), blasint(n2), blasint(d), 1, c1, blasint(d),
+                    c2, blasint(d), 0, &g, blasint(n2))
+        var sv = [Double](repeating: 0, count: n2)
+        // U and Vᵀ are not computed with jobz "N", but LAPACKE still checks their leading dimensions.
+        var u = [Double](repeating: 0, count: 1), vt = [Double](repeating: 0, count: n2)
+        let info = LAPACKE_dgesdd(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "N")), Int32(n1), Int32(n2), &g, Int32(n2), &sv,
+                                  &u, 1, &vt, Int32(n2))
+        XCTAssertEqual(info, 0)
+        let exact = sv.reduce(0, +) / (Double(n1 - 1) * Double(n2 - 1)).squareRoot()
+        var a1 = try FeatureStatistics(dimension: d), a2 = try FeatureStatistics(dimension: d)
+        try x1.withUnsafeBufferPointer { try a1.add($0, rows: n1) }
+        try x2.withUnsafeBufferPointer { try a2.add($0, rows: n2) }
+        let s1 = try a1.statistics(), s2 = try a2.statistics()
+        for (a, b) in [(s1, s2), (s2, s1)] {
+            let fid = try FrechetDistance.compute(a, b)
+            print("singular: tr sqrtm \(fid.traceSqrtProduct) vs exact \(exact) (\(fid.route.rawValue)), rel \(abs(fid.traceSqrtProduct - exact) / exact)")
+            assertRelativelyEqual(fid.traceSqrtProduct, exact, rel: 1e-9)
+            XCTAssertEqual(fid.negativeEigenvalues, 0)
+        }
     }
 
     /// pytorch-fid's `.npz` statistics: numpy's file reads back as our statistics of the same features, ours
