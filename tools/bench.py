@@ -126,6 +126,7 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--vqrt", default=os.path.join(HERE, "..", ".build", "release", "vqrt"))
     ap.add_argument("--layouts", nargs="+", default=["contiguous", "channels_last"])
+    ap.add_argument("--policies", nargs="+", default=["default", "PASSIVE"], help="OpenMP wait policies tried for PyTorch")
     a = ap.parse_args()
     write_checkpoints()
     rows = []
@@ -138,7 +139,7 @@ def main():
             best = None
             # PyTorch's best configuration: each layout, with libgomp's default (active) and passive waiting.
             for layout in a.layouts:
-                for policy in ["default", "PASSIVE"]:
+                for policy in a.policies:
                     env = dict(os.environ)
                     if policy == "PASSIVE":
                         env["OMP_WAIT_POLICY"] = "PASSIVE"
