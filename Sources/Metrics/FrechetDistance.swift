@@ -2,19 +2,20 @@
 //   FID = |mu1 - mu2|² + tr(S1) + tr(S2) - 2·tr(sqrtm(S1·S2))
 //
 // tr(sqrtm(S1·S2)) is computed by the symmetric eigen route (§5.4): S1·S2 is similar to a symmetric positive
-// semi-definite matrix M, so the trace is Σ sqrt(λ_i(M)):
-// - Cholesky route (S1 = L·Lᵀ positive definite, the usual case with N > D samples): M = Lᵀ·S2·L;
-// - eigen route (always applicable): S1 = V·diag(w)·Vᵀ, M = diag(√w₊)·(Vᵀ·S2·V)·diag(√w₊), w₊ = max(w, 0),
-//   the same spectrum as A·S2·A with A = S1^½.
-// M is symmetrised before LAPACK's dsyevd. Eigenvalues below n·ε·λ_max (of S1 in the eigen route, and of M) are
-// numerically zero and contribute 0: with fewer samples than dimensions the covariances are singular, and the
-// roots of ~2000 rounding-level eigenvalues (±1e-16·λ_max) would otherwise add up to ~1e-5 of the trace. With the
-// cut-off the trace equals the exact low-rank computation (Σ σ(X1·X2ᵀ) / sqrt((N1-1)(N2-1)) from the centred
-// features) to ~1e-11 (checked in Tests/MetricsTests), where scipy's sqrtm, which pytorch-fid uses, is off by
-// ~1e-7 on the same data (and warns "Matrix is singular"). Full-rank covariances (N > 2048, the r-FID
-// case) have no eigenvalue near the cut-off. Negative eigenvalues beyond the cut-off would make scipy's sqrtm
-// complex (pytorch-fid keeps the real part, or raises "Imaginary component" when a diagonal imaginary part exceeds
-// 1e-3); they are counted so callers can warn.
+// semi-definite matrix, so the trace is Σ sqrt(λ_i) of its eigenvalues:
+// - Cholesky route (both covariances positive definite, the usual case with N > D samples): S1 = L·Lᵀ and
+//   M = Lᵀ·S2·L, whose eigenvalues (LAPACK dsyevd) are those of S1·S2; agrees with scipy to ~1e-13.
+// - factor route (a covariance is singular: fewer samples than dimensions, or forced with `.eigen`): each Sᵢ is
+//   written Bᵢ·Bᵢᵀ, with Bᵢ = Vᵢ·diag(√wᵢ) over the eigenvalues wᵢ above n·ε·max(w) (a singular covariance's
+//   ~2000 rounding-level eigenvalues are its null space) or Bᵢ = Lᵢ for a positive-definite one; then
+//   tr sqrtm(S1·S2) = Σ σ(B1ᵀ·B2), the nuclear norm of a k1×k2 matrix (LAPACK dgesdd). Working with σ rather than
+//   σ² = λ keeps small singular values exact (their roots are not taken from rounding-level eigenvalues), so the
+//   result matches Σ σ(X1·X2ᵀ) / sqrt((N1-1)(N2-1)) computed from the centred features to ~1e-9 or better
+//   (Tests/MetricsTests), where scipy's sqrtm, which pytorch-fid uses, is off by 1e-7 to 1e-6 on the same data
+//   (it warns "Matrix is singular").
+// Negative eigenvalues beyond the rounding level (a covariance file that is not positive semi-definite) would make
+// scipy's sqrtm complex (pytorch-fid keeps the real part, or raises "Imaginary component" when a diagonal
+// imaginary part exceeds 1e-3); they are counted so callers can warn.
 // pytorch-fid's guard: if the result is not finite (here: LAPACK failed to converge), both covariances get
 // `eps` added to their diagonals and the computation is repeated.
 
@@ -61,10 +62,12 @@ public struct FrechetDistance: Sendable {
         for i in 0..<d { traces += a.sigma[i * d + i] }
         for i in 0..<d { traces += b.sigma[i * d + i] }
 
+        // Statistics of at most D samples are singular whatever dpotrf happens to say.
+        let singular1 = (a.count ?? Int.max) <= d, singular2 = (b.count ?? Int.max) <= d
         var offsetApplied = false
         var result: (trace: Double, route: Route, negatives: Int, mostNegative: Double)
         do {
-            result = try traceSqrtProduct(a.sigma, b.sigma, n: d, route: route)
+            result = try traceSqrtProduct(a.sigma, b.sigma, n: d, route: route, singular1: singular1, singular2: singular2)
             if !result.trace.isFinite { throw MetricsError.notFinite("tr sqrtm") }
         } catch let e as MetricsError {
             if case .invalidArgument = e { throw e }
@@ -72,7 +75,7 @@ public struct FrechetDistance: Sendable {
             offsetApplied = true
             var s1 = a.sigma, s2 = b.sigma
             for i in 0..<d { s1[i * d + i] += eps; s2[i * d + i] += eps }
-            result = try traceSqrtProduct(s1, s2, n: d, route: route)
+            result = try traceSqrtProduct(s1, s2, n: d, route: route, singular1: false, singular2: false)
             guard result.trace.isFinite else {
                 throw MetricsError.notFinite("tr(sqrtm(S1·S2)) is not finite even with eps = \(eps) on the diagonals")
             }
@@ -84,30 +87,55 @@ public struct FrechetDistance: Sendable {
     }
 
     /// tr(sqrtm(S1·S2)) for symmetric positive semi-definite n×n matrices (row- or column-major: they are symmetric).
-    static func traceSqrtProduct(_ s1: [Double], _ s2: [Double], n: Int, route: Route)
+    /// `singular1` / `singular2`: known to be singular (fewer samples than dimensions).
+    static func traceSqrtProduct(_ s1: [Double], _ s2: [Double], n: Int, route: Route, singular1: Bool = false,
+                                 singular2: Bool = false)
         throws -> (trace: Double, route: Route, negatives: Int, mostNegative: Double) {
-        var m: [Double]
-        var taken = route
-        if route != .eigen, let l = LinearAlgebra.cholesky(s1, n: n) {
-            m = LinearAlgebra.congruenceLower(s2, by: l, n: n)
-            taken = .cholesky
-        } else {
-            if route == .cholesky { throw MetricsError.invalidArgument("S1 is not positive definite (dpotrf failed)") }
-            let (w, v) = try LinearAlgebra.symmetricEigen(s1, n: n, vectors: true)
-            m = LinearAlgebra.congruence(s2, by: v!, n: n)
+        let l1 = route == .eigen || singular1 ? nil : LinearAlgebra.cholesky(s1, n: n)
+        let l2 = route == .eigen || singular2 || l1 == nil ? nil : LinearAlgebra.cholesky(s2, n: n)
+        if let l1, l2 != nil {
+            // Both positive definite: eigenvalues of L1ᵀ·S2·L1.
+            var m = LinearAlgebra.congruenceLower(s2, by: l1, n: n)
+            LinearAlgebra.symmetrise(&m, n: n)
+            let (lambda, _) = try LinearAlgebra.symmetricEigen(m, n: n, vectors: false)
+            var trace = 0.0, negatives = 0, mostNegative = 0.0
+            let noise = Double(n) * Double.ulpOfOne * max(lambda.last ?? 0, 0)
+            // Ascending order: add the small roots first.
+            for v in lambda {
+                if v > 0 { trace += v.squareRoot() } else if v < -noise { negatives += 1; mostNegative = min(mostNegative, v) }
+            }
+            return (trace, .cholesky, negatives, mostNegative)
+        }
+        if route == .cholesky { throw MetricsError.invalidArgument("a covariance is not positive definite (dpotrf failed)") }
+        var negatives = 0, mostNegative = 0.0
+        /// A factor B with S = B·Bᵀ: n×k column-major and k.
+        func factor(_ s: [Double], cholesky: [Double]?) throws -> ([Double], Int) {
+            if var l = cholesky {
+                for j in 0..<n { for i in 0..<j { l[i + j * n] = 0 } }   // dpotrf leaves the upper triangle as it was
+                return (l, n)
+            }
+            let (w, v) = try LinearAlgebra.symmetricEigen(s, n: n, vectors: true)
             let cut = Double(n) * Double.ulpOfOne * max(w.last ?? 0, 0)
-            let r = w.map { $0 > cut ? $0.squareRoot() : 0 }
-            for j in 0..<n { for i in 0..<n { m[i + j * n] *= r[i] * r[j] } }
-            taken = .eigen
+            var b: [Double] = []
+            var k = 0
+            for (i, wi) in w.enumerated() {
+                if wi > cut {
+                    let r = wi.squareRoot()
+                    b += v![(i * n)..<((i + 1) * n)].map { $0 * r }
+                    k += 1
+                } else if wi < -cut {
+                    negatives += 1
+                    mostNegative = min(mostNegative, wi)
+                }
+            }
+            return (b, k)
         }
-        LinearAlgebra.symmetrise(&m, n: n)
-        let (lambda, _) = try LinearAlgebra.symmetricEigen(m, n: n, vectors: false)
-        var trace = 0.0, negatives = 0, mostNegative = 0.0
-        let cut = Double(n) * Double.ulpOfOne * max(lambda.last ?? 0, 0)
-        // Ascending order: add the small roots first.
-        for v in lambda {
-            if v > cut { trace += v.squareRoot() } else if v < -cut { negatives += 1; mostNegative = min(mostNegative, v) }
-        }
-        return (trace, taken, negatives, mostNegative)
+        let (b1, k1) = try factor(s1, cholesky: l1)
+        let (b2, k2) = try factor(s2, cholesky: l2 ?? (route == .eigen || singular2 ? nil : LinearAlgebra.cholesky(s2, n: n)))
+        let p = LinearAlgebra.transposeProduct(b1, b2, n: n, p: k1, q: k2)
+        let sigma = try LinearAlgebra.singularValues(p, rows: k1, cols: k2)
+        // Descending order: add the small ones first.
+        let trace = sigma.reversed().reduce(0, +)
+        return (trace, .eigen, negatives, mostNegative)
     }
 }

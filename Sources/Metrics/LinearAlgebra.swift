@@ -47,6 +47,30 @@ enum LinearAlgebra {
         return info == 0 ? l : nil
     }
 
+    /// Singular values (descending) of a column-major rows×cols matrix (LAPACK dgesdd, no vectors).
+    static func singularValues(_ a: [Double], rows: Int, cols: Int) throws -> [Double] {
+        _ = OpenBLASKernels.ensured
+        var m = a
+        var s = [Double](repeating: 0, count: max(1, min(rows, cols)))
+        var u = [Double](repeating: 0, count: 1), vt = [Double](repeating: 0, count: 1)
+        if rows == 0 || cols == 0 { return [] }
+        let info = LAPACKE_dgesdd(LAPACK_COL_MAJOR, char("N"), Int32(rows), Int32(cols), &m, Int32(rows), &s, &u, 1, &vt, 1)
+        guard info == 0 else {
+            throw MetricsError.lapack(info < 0 ? "dgesdd: bad argument \(-info)" : "dgesdd did not converge")
+        }
+        return s
+    }
+
+    /// Aᵀ·B for column-major A (n×p) and B (n×q): p×q, column-major.
+    static func transposeProduct(_ a: [Double], _ b: [Double], n: Int, p: Int, q: Int) -> [Double] {
+        _ = OpenBLASKernels.ensured
+        var c = [Double](repeating: 0, count: max(1, p * q))
+        if p == 0 || q == 0 { return [] }
+        cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, blasint(p), blasint(q), blasint(n), 1, a, blasint(n),
+                    b, blasint(n), 0, &c, blasint(p))
+        return c
+    }
+
     /// M := (M + Mᵀ) / 2, removing the rounding asymmetry of products like Lᵀ·S·L before an eigen-solve.
     static func symmetrise(_ m: inout [Double], n: Int) {
         m.withUnsafeMutableBufferPointer { p in

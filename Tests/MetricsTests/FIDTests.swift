@@ -59,17 +59,20 @@ final class FIDTests: XCTestCase {
                 XCTAssertFalse(fid.offsetApplied)
             }
         }
-        // The Cholesky route is taken for full-rank S1 and refused for a rank-deficient one (N = 1000 < 2048).
+        // The Cholesky route is taken for two full-rank covariances, the factor route when one is rank-deficient
+        // (N = 1000 < 2048), and the Cholesky route refuses a singular one.
         let big = try statistics("A", try XCTUnwrap(sets["A"]), seed: seed)
+        let big2 = try statistics("B", try XCTUnwrap(sets["B"]), seed: seed)
         let small = try statistics("C", try XCTUnwrap(sets["C"]), seed: seed)
-        XCTAssertEqual(try FrechetDistance.compute(big, small).route, .cholesky)
+        XCTAssertEqual(try FrechetDistance.compute(big, big2).route, .cholesky)
+        XCTAssertEqual(try FrechetDistance.compute(big, small).route, .eigen)
         XCTAssertEqual(try FrechetDistance.compute(small, big).route, .eigen)
         XCTAssertThrowsError(try FrechetDistance.compute(small, big, route: .cholesky))
     }
 
     /// With fewer samples than dimensions the nonzero eigenvalues of S1·S2 are those of a small matrix built from the
     /// centred features: tr sqrtm(S1·S2) = Σ σ(X1·X2ᵀ) / sqrt((N1-1)(N2-1)). Both routes must find that value to
-    /// ~1e-9 (rounding-level eigenvalues of the singular covariances are cut off, not summed).
+    /// ~1e-9 (the factor route works with singular values, not with roots of rounding-level eigenvalues).
     func testSingularCovariancesMatchTheExactLowRankTrace() throws {
         let fixture = try MetricsFixtures.json("fid.json")
         let seed = UInt64(try XCTUnwrap(fixture["seed"] as? Int))
