@@ -75,7 +75,8 @@ public final class NumpyArray: PyNative {
         fortranOrder = items[3].intValue == 1
         switch items[4] {
         case .bytes(let b):
-            if let (_, size) = dt.scalarKind, b.count != count * size {
+            if let (_, size) = dt.scalarKind, b.count != count.multipliedReportingOverflow(by: size).partialValue
+                || count.multipliedReportingOverflow(by: size).overflow {
                 throw CheckpointError.invalid("numpy array data has \(b.count) bytes for \(count) elements of \(dt.code)")
             }
             raw = b

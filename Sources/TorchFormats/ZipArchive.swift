@@ -66,7 +66,7 @@ public final class ZipArchive {
         if eocd >= 20, b[eocd - 20] == 0x50, b[eocd - 19] == 0x4B, b[eocd - 18] == 6, b[eocd - 17] == 7 {
             var l = ByteCursor(b, eocd - 12)  // after the signature and the disk number
             let z64 = try l.u64("zip64 locator")
-            guard z64 <= UInt64(n - 56) else { throw CheckpointError.zip("zip64 end record offset \(z64) is outside the file") }
+            guard n >= 56, z64 <= UInt64(n - 56) else { throw CheckpointError.zip("zip64 end record offset \(z64) is outside the file") }
             var z = ByteCursor(b, Int(z64))
             guard try z.u32() == 0x06064B50 else { throw CheckpointError.zip("zip64 end record signature missing") }
             z.skip(8 + 2 + 2 + 4 + 4)
@@ -151,6 +151,10 @@ public final class ZipArchive {
         let cap = min(ZipArchive.maxInflatedBytes, max(1 << 26, file.bytes.count.multipliedReportingOverflow(by: ZipArchive.maxInflateRatio).partialValue))
         guard e.uncompressedSize <= cap else {
             throw CheckpointError.zip("deflated entry \(e.name) claims \(e.uncompressedSize) bytes, more than the \(cap)-byte limit")
+        }
+        // zlib's counters are 32-bit: larger records would need chunked inflation, which no checkpoint has needed.
+        guard e.uncompressedSize <= Int(UInt32.max), e.compressedSize <= Int(UInt32.max) else {
+            throw CheckpointError.unsupported("deflated entry \(e.name) is larger than 4 GiB")
         }
         let out = UnsafeMutableRawBufferPointer.allocate(byteCount: max(e.uncompressedSize, 1), alignment: 64)
         var stream = z_stream()

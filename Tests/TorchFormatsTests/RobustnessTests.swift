@@ -46,6 +46,17 @@ final class RobustnessTests: XCTestCase {
         }
     }
 
+    func testInputsTheFuzzerFound() throws {
+        let dir = Fixtures.root.appendingPathComponent("loader/fuzz")
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { !$0.hasSuffix(".md") }
+        XCTAssertFalse(files.isEmpty)
+        for f in files {
+            let data = Array(try Data(contentsOf: dir.appendingPathComponent(f)))
+            XCTAssertThrowsError(try Checkpoint.load(bytes: data, name: f), f)
+            Self.exercise(data)
+        }
+    }
+
     func testFilesThatClaimMoreThanTheyHold() throws {
         // A stored record declared 2^40 bytes long in a tiny file: refused before any allocation.
         var data = Array(try Data(contentsOf: URL(fileURLWithPath: Fixtures.loader("t.pt"))))
