@@ -92,7 +92,7 @@ public struct FrechetDistance: Sendable {
                                  singular2: Bool = false)
         throws -> (trace: Double, route: Route, negatives: Int, mostNegative: Double) {
         let l1 = route == .eigen || singular1 ? nil : LinearAlgebra.cholesky(s1, n: n)
-        let l2 = route == .eigen || singular2 || l1 == nil ? nil : LinearAlgebra.cholesky(s2, n: n)
+        let l2 = route == .eigen || singular2 || (route == .cholesky && l1 == nil) ? nil : LinearAlgebra.cholesky(s2, n: n)
         if let l1, l2 != nil {
             // Both positive definite: eigenvalues of L1ᵀ·S2·L1.
             var m = LinearAlgebra.congruenceLower(s2, by: l1, n: n)
@@ -131,7 +131,7 @@ public struct FrechetDistance: Sendable {
             return (b, k)
         }
         let (b1, k1) = try factor(s1, cholesky: l1)
-        let (b2, k2) = try factor(s2, cholesky: l2 ?? (route == .eigen || singular2 ? nil : LinearAlgebra.cholesky(s2, n: n)))
+        let (b2, k2) = try factor(s2, cholesky: l2)
         let p = LinearAlgebra.transposeProduct(b1, b2, n: n, p: k1, q: k2)
         let sigma = try LinearAlgebra.singularValues(p, rows: k1, cols: k2)
         // Descending order: add the small ones first.
