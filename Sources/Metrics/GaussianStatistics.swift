@@ -36,6 +36,10 @@ public struct GaussianStatistics: Equatable, Sendable {
             throw MetricsError.badFile(file: path, message: "'mu' has shape \(muArray.shape), expected [D]")
         }
         let d = muArray.shape[0]
+        // An FID costs ~d³ operations: far beyond Inception's 2048 is not a statistics file anyone meant.
+        guard d <= 1 << 14 else {
+            throw MetricsError.badFile(file: path, message: "'mu' has \(d) values; at most 16384 dimensions are supported")
+        }
         guard sigmaArray.shape == [d, d] else {
             throw MetricsError.badFile(file: path, message: "'sigma' has shape \(sigmaArray.shape), expected [\(d), \(d)]")
         }

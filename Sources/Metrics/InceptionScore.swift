@@ -46,7 +46,8 @@ public struct InceptionScoreAccumulator: MergeableAccumulator, Sendable {
     ///   - expectedCount: the run's total number of images; nil keeps every probability vector until `result()`.
     ///   - startIndex: global index of the first image this accumulator will see (for sharded runs).
     public init(splits: Int = 10, classes: Int = 1008, expectedCount: Int? = nil, startIndex: Int = 0) throws {
-        guard splits > 0, classes > 0, startIndex >= 0 else {
+        guard splits > 0, classes > 0, startIndex >= 0, splits <= 1 << 20, classes <= 1 << 20,
+              splits * classes <= 1 << 28 else {
             throw MetricsError.invalidArgument("IS with \(splits) splits over \(classes) classes from image \(startIndex)")
         }
         if let n = expectedCount {
