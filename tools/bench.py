@@ -17,6 +17,8 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import bench_load  # noqa: E402  (shared process runner)
+
 BENCH_DIR = "/tmp/vqrt_bench"
 
 MODELS = {
@@ -96,26 +98,9 @@ def write_checkpoints():
 
 
 def run_measured(cmd, env=None):
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(r)
-        os.dup2(w, 1)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 2)
-        os.execve(cmd[0], cmd, env if env is not None else os.environ)
-    os.close(w)
-    chunks = []
-    while True:
-        b = os.read(r, 1 << 16)
-        if not b:
-            break
-        chunks.append(b)
-    os.close(r)
-    _, status, usage = os.wait4(pid, 0)
-    if status != 0:
-        raise SystemExit(f"command failed: {' '.join(cmd[:4])}")
-    return json.loads(b"".join(chunks).decode()), usage.ru_maxrss / 1024
+    """Runs cmd in a fresh process; returns (its JSON output, its peak RSS in MB)."""
+    out, peak_kb = bench_load.run_measured(cmd, env)
+    return json.loads(out), peak_kb / 1024
 
 
 def main():

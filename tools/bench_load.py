@@ -46,7 +46,7 @@ def build(path):
     save_rt_checkpoint(path, model, rt_args("cosine", 8), optimizer_state_sample=n)
 
 
-def run_measured(cmd):
+def run_measured(cmd, env=None):
     """Runs cmd, returns (stdout, peak RSS in KiB) using wait4 for the child's own rusage."""
     r, w = os.pipe()
     pid = os.fork()
@@ -55,7 +55,7 @@ def run_measured(cmd):
         os.dup2(w, 1)
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 2)
-        os.execv(cmd[0], cmd)
+        os.execve(cmd[0], cmd, env if env is not None else os.environ)
     os.close(w)
     chunks = []
     while True:
