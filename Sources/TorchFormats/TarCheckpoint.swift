@@ -51,7 +51,9 @@ extension Checkpoint {
         let bytes = Array(data)
         while i < bytes.count {
             guard let space = bytes[i...].firstIndex(of: 0x20), let len = Int(String(decoding: bytes[i..<space], as: UTF8.self)),
-                  len > 0, i + len <= bytes.count else { throw CheckpointError.tar("malformed PAX record") }
+                  len > 0, len <= bytes.count - i, space + 1 <= i + len - 1 else {
+                throw CheckpointError.tar("malformed PAX record")
+            }
             let record = String(decoding: bytes[(space + 1)..<(i + len - 1)], as: UTF8.self)
             if let eq = record.firstIndex(of: "=") {
                 let k = record[..<eq], v = String(record[record.index(after: eq)...])
