@@ -64,22 +64,29 @@ final class HostileFixtureTests: XCTestCase {
     }
 }
 
-/// The resident-set high-water mark of this process from now on. On Linux the mark can be reset (writing 5 to
-/// /proc/self/clear_refs) and read back as VmHWM; where that is refused, fall back to how far getrusage's
-/// lifetime peak rises above its value at the start, which can only under-count when an earlier test peaked higher.
+/// How far the resident set rises above its size at the start. On Linux the high-water mark can be reset to the
+/// current size (writing 5 to /proc/self/clear_refs) and read back as VmHWM; the rise is VmHWM minus the VmRSS at the
+/// start (earlier suites in the same process leave gigabytes resident). Where the reset is refused, fall back to how
+/// far getrusage's lifetime peak rises, which can only under-count when an earlier test peaked higher.
 struct PeakMemory {
     let method: String
     private let canReset: Bool
     private let baseline: Int
 
     init() {
-        canReset = PeakMemory.resetHighWaterMark() && PeakMemory.highWaterMark() != nil
-        method = canReset ? "VmHWM after reset" : "ru_maxrss growth"
-        baseline = canReset ? 0 : PeakMemory.lifetimePeak()
+        if PeakMemory.resetHighWaterMark(), let rss = PeakMemory.status("VmRSS:"), PeakMemory.status("VmHWM:") != nil {
+            canReset = true
+            method = "VmHWM after reset, less the resident \(rss) KiB at the start"
+            baseline = rss
+        } else {
+            canReset = false
+            method = "ru_maxrss growth"
+            baseline = PeakMemory.lifetimePeak()
+        }
     }
 
     func kibibytesSinceStart() -> Int {
-        if canReset, let hwm = PeakMemory.highWaterMark() { return hwm }
+        if canReset, let hwm = PeakMemory.status("VmHWM:") { return max(0, hwm - baseline) }
         return max(0, PeakMemory.lifetimePeak() - baseline)
     }
 
@@ -90,9 +97,10 @@ struct PeakMemory {
         return true
     }
 
-    private static func highWaterMark() -> Int? {
+    /// A "Name:   value kB" line of /proc/self/status, in KiB.
+    private static func status(_ field: String) -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
-        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        for line in status.split(separator: "\n") where line.hasPrefix(field) {
             return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
         }
         return nil
