@@ -124,8 +124,52 @@ public final class ConvolutionKernel: @unchecked Sendable {
         return ["jit:", "jit_1x1:"]
     }()
 
-    /// Experimental: Winograd for 3×3 stride-1 convolutions (faster, numerically looser; not for production).
-    nonisolated(unsafe) public static var experimentalWinograd = ProcessInfo.processInfo.environment["VQRT_WINOGRAD"] != nil
+    /// How 3×3 stride-1 convolutions are computed.
+    public enum Algorithm: String, Sendable, CaseIterable {
+        /// Direct convolution (what PyTorch's CPU build runs).
+        case direct
+        /// Winograd F(4×4, 3×3) (oneDNN) for 3×3 stride-1 convolutions whose output has at least
+        /// `winogradMinimumPixels` pixels, direct elsewhere. About 2× faster on those layers; rounding error
+        /// measured at 1-2.7× PyTorch's own float32-vs-float64 error on the model conformance fixtures, within the
+        /// faithfulness tolerance (4×), with every code and 8-bit pixel unchanged (Tests/ModelsTests runs both).
+        /// Low-resolution layers stay direct: their weights are large (up to 512×512×3×3) and Winograd stores them
+        /// 4× larger, for little time saved.
+        case winograd
+    }
+
+    /// The algorithm new kernels get (VQRT_CONV_ALGORITHM=direct|winograd, else direct); the model loader and
+    /// the CLI choose per model.
+    nonisolated(unsafe) public static var defaultAlgorithm: Algorithm =
+        ProcessInfo.processInfo.environment["VQRT_CONV_ALGORITHM"].flatMap(Algorithm.init(rawValue:)) ?? .direct
+
+    /// Scratchpad above which a batch runs image by image (see `callAsFunction`).
+    nonisolated(unsafe) public static var scratchpadBudgetBytes = 64 << 20
+
+    /// Output pixels (per image) from which the Winograd algorithm is used (64×64).
+    public static let winogradMinimumPixels = 64 * 64
+
+    /// This kernel's algorithm; may be changed until the first call.
+    public var algorithm: Algorithm = ConvolutionKernel.defaultAlgorithm
+
+    /// Whether this kernel would use Winograd on an output of `pixels` per image.
+    func usesWinograd(outputPixels pixels: Int) -> Bool {
+        algorithm == .winograd && kind == .convolution && kernelSize == (3, 3) && stride == (1, 1)
+            && pixels >= ConvolutionKernel.winogradMinimumPixels
+    }
+
+    private static let implementationsLock = NSLock()
+    nonisolated(unsafe) private static var implementations: Set<String> = []
+
+    static func recordImplementation(_ name: String) {
+        implementationsLock.lock(); implementations.insert(name); implementationsLock.unlock()
+    }
+
+    /// Names of every oneDNN implementation a convolution plan has been made with so far (diagnostics and tests:
+    /// e.g. whether Winograd kernels really ran).
+    public static var implementationsUsed: Set<String> {
+        implementationsLock.lock(); defer { implementationsLock.unlock() }
+        return implementations
+    }
 
     /// Output spatial size for an input of `h`×`w` (may be <= 0 for inputs that are too small).
     public func outputSize(h: Int, w: Int) -> (h: Int, w: Int) {
@@ -159,7 +203,20 @@ public final class ConvolutionKernel: @unchecked Sendable {
         // The primitive always picks its own output layout (forcing one can select a much slower kernel); a
         // requested layout is produced afterwards by our conversion kernels.
         let key = PlanKey(n: x.shape[0], h: x.shape[2], w: x.shape[3], src: x.layout, sum: residual != nil)
-        let plan = try self.plan(key, input: x, outShape: outShape)
+        var plan = try self.plan(key, inputShape: x.shape, outShape: outShape)
+        // A batch whose scratchpad (Winograd's transformed tiles) would be large runs one image at a time through
+        // a plan made for one image: same arithmetic, a fraction of the memory.
+        var slice = x.shape[0]
+        if slice > 1, plan.primitive.scratchBytes > ConvolutionKernel.scratchpadBudgetBytes,
+           plan.srcReorder == nil, plan.dstReorder == nil {
+            let one = try self.plan(PlanKey(n: 1, h: key.h, w: key.w, src: key.src, sum: key.sum),
+                                    inputShape: [1] + x.shape.dropFirst(), outShape: [1] + outShape.dropFirst())
+            if one.srcReorder == nil, one.dstReorder == nil, one.outLayout == plan.outLayout {
+                plan = one
+                slice = 1
+            }
+        }
+        let slices = x.shape[0] / slice
 
         // Source, reordered if the primitive wants another layout.
         var srcStorage = x.storage
@@ -175,7 +232,8 @@ public final class ConvolutionKernel: @unchecked Sendable {
             }
             srcStorage = s
         }
-        let dstStorage = TensorStorage(uninitialized: Swift.max((DNNL.size(plan.dstMD) + 3) / 4,
+        let srcStep = DNNL.size(plan.srcMD) / 4, dstStep = DNNL.size(plan.dstMD) / 4
+        let dstStorage = TensorStorage(uninitialized: Swift.max(slices * ((DNNL.size(plan.dstMD) + 3) / 4),
                                                                 Tensor.physicalCount(outShape, plan.outLayout)))
         if let r = residual {
             let rr = try r.to(plan.outLayout)
@@ -183,16 +241,22 @@ public final class ConvolutionKernel: @unchecked Sendable {
                 dstStorage.pointer.update(from: rr.pointer, count: Tensor.physicalCount(outShape, plan.outLayout))
             }
         }
-        var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
-            (Int32(DNNL_ARG_SRC), plan.srcMD, UnsafeMutableRawPointer(srcStorage.pointer)),
-            (Int32(DNNL_ARG_WEIGHTS), plan.weights.md, UnsafeMutableRawPointer(plan.weights.storage.pointer)),
-            (Int32(DNNL_ARG_DST), plan.dstMD, UnsafeMutableRawPointer(dstStorage.pointer)),
-        ]
-        if let b = bias {
-            args.append((Int32(DNNL_ARG_BIAS), try DNNL.md([outChannels], dnnl_a), UnsafeMutableRawPointer(b.pointer)))
-        }
-        try Profiler.measure("conv \(kernelSize.h)x\(kernelSize.w)/\(stride.h) \(inChannels)->\(outChannels) @\(x.shape[2])x\(x.shape[3])") {
-            try plan.primitive.execute(args)
+        // Multiply-adds: every output pixel of a convolution (every input pixel of a transposed one) meets the whole
+        // kernel of every input channel.
+        let pixels = kind == .convolution ? oh * ow : x.shape[2] * x.shape[3]
+        let flops = 2 * Double(x.shape[0] * pixels) * Double(inChannels * outChannels * kernelSize.h * kernelSize.w)
+        let biasMD = try bias.map { _ in try DNNL.md([outChannels], dnnl_a) }
+        try Profiler.measure("\(kind == .convolution ? "conv" : "conv-transpose") \(kernelSize.h)x\(kernelSize.w)/\(stride.h) \(inChannels)->\(outChannels) @\(x.shape[2])x\(x.shape[3])",
+                             flops: flops) {
+            for i in 0..<slices {
+                var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
+                    (Int32(DNNL_ARG_SRC), plan.srcMD, UnsafeMutableRawPointer(srcStorage.pointer + i * srcStep)),
+                    (Int32(DNNL_ARG_WEIGHTS), plan.weights.md, UnsafeMutableRawPointer(plan.weights.storage.pointer)),
+                    (Int32(DNNL_ARG_DST), plan.dstMD, UnsafeMutableRawPointer(dstStorage.pointer + i * dstStep)),
+                ]
+                if let b = bias, let md = biasMD { args.append((Int32(DNNL_ARG_BIAS), md, UnsafeMutableRawPointer(b.pointer))) }
+                try plan.primitive.execute(args)
+            }
         }
         var out: Tensor
         if let re = plan.dstReorder {
@@ -212,7 +276,7 @@ public final class ConvolutionKernel: @unchecked Sendable {
     public func implementation(for x: Tensor) throws -> String {
         let (oh, ow) = outputSize(h: x.shape[2], w: x.shape[3])
         let key = PlanKey(n: x.shape[0], h: x.shape[2], w: x.shape[3], src: x.layout, sum: false)
-        return try plan(key, input: x, outShape: [x.shape[0], outChannels, oh, ow]).primitive.implementation
+        return try plan(key, inputShape: x.shape, outShape: [x.shape[0], outChannels, oh, ow]).primitive.implementation
     }
 
     /// Every implementation oneDNN offers for inputs like `x`, best first by its ranking (diagnostics).
@@ -232,6 +296,7 @@ public final class ConvolutionKernel: @unchecked Sendable {
     /// Builds the forward-inference operation descriptor and hands `body` a pointer to it.
     private func withOpDesc<T>(src: inout dnnl_memory_desc_t, weights: inout dnnl_memory_desc_t,
                                bias: inout dnnl_memory_desc_t, dst: inout dnnl_memory_desc_t, shapes: String,
+                               winograd: Bool = false,
                                _ body: (UnsafeRawPointer) throws -> T) throws -> T {
         let strides: [Int64] = [Int64(stride.h), Int64(stride.w)] + Array(repeating: 0, count: 10)
         let padL: [Int64] = [Int64(padding.top), Int64(padding.left)] + Array(repeating: 0, count: 10)
@@ -239,7 +304,7 @@ public final class ConvolutionKernel: @unchecked Sendable {
         switch kind {
         case .convolution:
             var d = dnnl_convolution_desc_t()
-            if ConvolutionKernel.experimentalWinograd && kernelSize == (3, 3) && stride == (1, 1),
+            if winograd,
                dnnl_convolution_forward_desc_init(&d, dnnl_forward_inference, dnnl_convolution_winograd,
                                                   &src, &weights, &bias, &dst, strides, padL, padR) == dnnl_success,
                let r = try? withUnsafePointer(to: &d, { try body(UnsafeRawPointer($0)) }) {
@@ -258,18 +323,19 @@ public final class ConvolutionKernel: @unchecked Sendable {
         }
     }
 
-    private func plan(_ key: PlanKey, input x: Tensor, outShape: [Int]) throws -> Plan {
+    private func plan(_ key: PlanKey, inputShape: [Int], outShape: [Int]) throws -> Plan {
         lock.lock()
         defer { lock.unlock() }
         if let p = plans[key] { return p }
         Threading.applyToOpenMP()   // oneDNN sizes its work split by the thread count at creation
-        var src = try DNNL.md(x.shape, dnnl_format_tag_any)
+        var src = try DNNL.md(inputShape, dnnl_format_tag_any)
         var wmd = try DNNL.md([outChannels, inChannels, kernelSize.h, kernelSize.w], dnnl_format_tag_any)
         var bmd = bias == nil ? dnnl_memory_desc_t() : try DNNL.md([outChannels], dnnl_a)
         var dst = try DNNL.md(outShape, dnnl_format_tag_any)
         let attr = try DNNL.attr(sum: key.sum)
         defer { dnnl_primitive_attr_destroy(attr) }
-        let prim = try withOpDesc(src: &src, weights: &wmd, bias: &bmd, dst: &dst, shapes: "\(x.shape) -> \(outShape)") {
+        let prim = try withOpDesc(src: &src, weights: &wmd, bias: &bmd, dst: &dst, shapes: "\(inputShape) -> \(outShape)",
+                                  winograd: usesWinograd(outputPixels: outShape[2] * outShape[3])) {
             try DNNLPrimitive(opDesc: $0, attr: attr, what: kind == .convolution ? "convolution" : "transposed convolution",
                               prefer: ConvolutionKernel.preferredImplementations)
         }
@@ -277,8 +343,8 @@ public final class ConvolutionKernel: @unchecked Sendable {
               let wantW = prim.md(dnnl_query_weights_md) else {
             throw TensorError.dnnl("convolution descriptor lacks memory descriptors")
         }
-        let inputMD = try DNNL.md(of: x)
-        let srcLayout = DNNL.layout(of: srcMD, dims: x.shape)
+        let inputMD = try DNNL.md(inputShape, DNNL.tag(key.src, rank: 4))
+        let srcLayout = DNNL.layout(of: srcMD, dims: inputShape)
         let srcReorder = DNNL.equal(srcMD, inputMD) || srcLayout != nil ? nil : try DNNLPrimitive.reorder(from: inputMD, to: srcMD)
         var outLayout = TensorLayout.nChw16c
         var dstReorder: DNNLPrimitive? = nil
@@ -288,6 +354,7 @@ public final class ConvolutionKernel: @unchecked Sendable {
             dstReorder = try DNNLPrimitive.reorder(from: dstMD, to: try DNNL.md(outShape, DNNL.tag(outLayout, rank: 4)))
         }
         let weights = try weightVariant(for: wantW)
+        ConvolutionKernel.recordImplementation(prim.implementation)
         let p = Plan(primitive: prim, srcMD: srcMD, srcLayout: srcLayout, srcReorder: srcReorder, inputMD: inputMD, dstMD: dstMD,
                      outShape: outShape, outLayout: outLayout, dstReorder: dstReorder, weights: weights)
         // Inputs of ever new sizes would grow the cache without bound; keep the most recent few dozen.
@@ -301,12 +368,27 @@ public final class ConvolutionKernel: @unchecked Sendable {
         if let v = variants.first(where: { DNNL.equal($0.md, md) }) { return v }
         let from = variants[0]
         let storage = TensorStorage(zeros: (DNNL.size(md) + 3) / 4)
-        let re = try DNNLPrimitive.reorder(from: from.md, to: md)
-        try re.execute([(Int32(DNNL_ARG_FROM), from.md, UnsafeMutableRawPointer(from.storage.pointer)),
-                        (Int32(DNNL_ARG_TO), md, UnsafeMutableRawPointer(storage.pointer))])
+        if let re = try? DNNLPrimitive.reorder(from: from.md, to: md) {
+            try re.execute([(Int32(DNNL_ARG_FROM), from.md, UnsafeMutableRawPointer(from.storage.pointer)),
+                            (Int32(DNNL_ARG_TO), md, UnsafeMutableRawPointer(storage.pointer))])
+        } else {
+            // oneDNN reorders into Winograd layouts only from plain ones: go back to PyTorch's layout first.
+            let plainMD = try DNNL.md([outChannels, inChannels, kernelSize.h, kernelSize.w],
+                                      kind == .convolution ? dnnl_oihw : dnnl_iohw)
+            let plain = TensorStorage(zeros: (DNNL.size(plainMD) + 3) / 4)
+            try DNNLPrimitive.reorder(from: from.md, to: plainMD).execute(
+                [(Int32(DNNL_ARG_FROM), from.md, UnsafeMutableRawPointer(from.storage.pointer)),
+                 (Int32(DNNL_ARG_TO), plainMD, UnsafeMutableRawPointer(plain.pointer))])
+            try DNNLPrimitive.reorder(from: plainMD, to: md).execute(
+                [(Int32(DNNL_ARG_FROM), plainMD, UnsafeMutableRawPointer(plain.pointer)),
+                 (Int32(DNNL_ARG_TO), md, UnsafeMutableRawPointer(storage.pointer))])
+        }
         let v = WeightVariant(md: md, storage: storage)
-        // The plain PyTorch copy is only a source for reorders: drop it once a real layout exists and no plan uses it.
-        if variants.count == 1 && !plans.values.contains(where: { $0.weights.storage === from.storage }) {
+        // The plain PyTorch copy is only a source for reorders: drop it once a real layout exists and no plan uses it,
+        // unless that layout is a Winograd one, which oneDNN cannot reorder into anything else (a plan for another
+        // batch size may want another layout).
+        if variants.count == 1 && md.format_kind != dnnl_format_kind_wino
+            && !plans.values.contains(where: { $0.weights.storage === from.storage }) {
             variants = [v]
         } else {
             variants.append(v)

@@ -68,7 +68,7 @@ public final class LinearKernel: @unchecked Sendable {
         if let b = bias {
             args.append((Int32(DNNL_ARG_BIAS), try DNNL.md([1, outFeatures], dnnl_ab), UnsafeMutableRawPointer(b.pointer)))
         }
-        try Profiler.measure("linear") { try prim.execute(args) }
+        try Profiler.measure("linear", flops: 2 * Double(rows) * Double(inFeatures) * Double(outFeatures)) { try prim.execute(args) }
         return out
     }
 
@@ -164,7 +164,9 @@ func stridedMatmul(_ a: MatrixView, _ b: MatrixView, into c: MatrixView, alpha: 
         }
     }
     cache.lock.unlock()
-    try Profiler.measure("matmul") {
+    // 2·M·N·K per matrix of the batch.
+    let flops = 2 * Double(c.dims.reduce(1, *)) * Double(a.dims.last ?? 0)
+    try Profiler.measure("matmul", flops: flops) {
         try prim!.execute([(Int32(DNNL_ARG_SRC), aMD, UnsafeMutableRawPointer(a.pointer)),
                            (Int32(DNNL_ARG_WEIGHTS), bMD, UnsafeMutableRawPointer(b.pointer)),
                            (Int32(DNNL_ARG_DST), cMD, UnsafeMutableRawPointer(c.pointer))])

@@ -23,8 +23,11 @@ struct Bench: ParsableCommand {
     @Option(help: "Threads (default: all cores).")
     var threads: Int?
 
-    @Flag(help: "Print a per-layer-type time profile to stderr.")
+    @Flag(help: "Print a per-layer time profile to stderr (with GFLOP/s of the convolutions and matrix products) and add a per-layer-type summary to the JSON.")
     var profile = false
+
+    @Flag(help: "Also measure the machine's dense float32 GEMM peak (oneDNN sgemm / matmul) and set the convolutions against it.")
+    var gemmPeak = false
 
     func run() throws {
         try reportingErrors(file: model.checkpoint) {
@@ -48,21 +51,80 @@ struct Bench: ParsableCommand {
             }
             times.sort()
             let median = times[times.count / 2]
+            var out: [(String, String)] = []
             if profile {
-                for (name, seconds, calls) in Profiler.report() {
-                    Console.info(String(format: "%-28@ %8.3f s  %5d calls  %5.1f%%", name as NSString, seconds / Double(times.count), calls / times.count,
-                                        100 * seconds / times.reduce(0, +)))
+                let entries = Profiler.report()
+                let total = times.reduce(0, +)
+                for e in entries {
+                    let rate = e.flops > 0 ? String(format: "  %7.1f GFLOP/s", e.gflopsPerSecond) : ""
+                    Console.info(String(format: "%-44@ %8.4f s  %5d calls  %5.1f%%", e.name as NSString, e.seconds / Double(times.count),
+                                        e.calls / times.count, 100 * e.seconds / total) + rate)
                 }
+                let types = ProfileSummary.byType(entries, runs: times.count, total: total)
+                Console.info("by layer type:")
+                for t in types { Console.info(t.line) }
+                out.append(("profile", "[" + types.map(\.json).joined(separator: ",") + "]"))
+                if gemmPeak, let conv = types.first(where: { $0.type == "conv" }) {
+                    let peak = try GEMMPeak.measure()
+                    Console.info(String(format: "GEMM peak %.1f GFLOP/s (%@); convolutions at %.0f%% of it", peak.gflopsPerSecond,
+                                        peak.kernel as NSString, 100 * conv.gflopsPerSecond / peak.gflopsPerSecond))
+                    out.append(("gemm_peak_gflops", String(format: "%.2f", peak.gflopsPerSecond)))
+                    out.append(("conv_share_of_gemm_peak", String(format: "%.4f", conv.gflopsPerSecond / peak.gflopsPerSecond)))
+                }
+            } else if gemmPeak {
+                let peak = try GEMMPeak.measure()
+                out.append(("gemm_peak_gflops", String(format: "%.2f", peak.gflopsPerSecond)))
             }
             var usage = rusage()
             getrusage(RUSAGE_SELF.rawValue, &usage)
-            let out: [(String, String)] = [
+            out = [
                 ("family", "\"\(loaded.model.family.rawValue)\""), ("batch", "\(n)"), ("size", "\(side)"),
                 ("load_seconds", String(format: "%.4f", loadSeconds)), ("batch_seconds_median", String(format: "%.4f", median)),
                 ("images_per_second", String(format: "%.4f", Double(n) / median)), ("peak_rss_mb", String(format: "%.1f", Double(usage.ru_maxrss) / 1024)),
                 ("times", "[" + times.map { String(format: "%.4f", $0) }.joined(separator: ",") + "]"),
-            ]
+            ] + out
             print("{" + out.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}")
         }
+    }
+}
+
+/// Profile entries grouped by layer type ("conv", "conv-transpose", "groupnorm", ...), per reconstruction.
+struct ProfileSummary {
+    let type: String
+    let seconds: Double
+    let share: Double
+    let flops: Double
+    var gflopsPerSecond: Double { seconds > 0 ? flops / seconds / 1e9 : 0 }
+
+    /// The type of a profile entry: its first word, except that layout conversions around convolutions
+    /// ("conv input ...", "conv output ...", "conv residual copy") are their own type, apart from the arithmetic.
+    static func type(of name: String) -> String {
+        let words = name.split(separator: " ")
+        guard let first = words.first else { return name }
+        if first.hasPrefix("conv"), words.count > 1, let c = words[1].first, !c.isNumber { return "\(first) \(words[1])" }
+        return String(first)
+    }
+
+    static func byType(_ entries: [Profiler.Entry], runs: Int, total: Double) -> [ProfileSummary] {
+        var groups: [String: (Double, Double)] = [:]
+        for e in entries {
+            let t = type(of: e.name)
+            let g = groups[t] ?? (0, 0)
+            groups[t] = (g.0 + e.seconds, g.1 + e.flops)
+        }
+        let n = Double(max(runs, 1))
+        return groups.map { ProfileSummary(type: $0.key, seconds: $0.value.0 / n, share: $0.value.0 / max(total, 1e-12),
+                                           flops: $0.value.1 / n) }
+            .sorted { $0.seconds > $1.seconds }
+    }
+
+    var line: String {
+        String(format: "  %-24@ %8.4f s  %5.1f%%", type as NSString, seconds, 100 * share)
+            + (flops > 0 ? String(format: "  %7.1f GFLOP/s", gflopsPerSecond) : "")
+    }
+
+    var json: String {
+        String(format: "{\"type\":\"%@\",\"seconds\":%.5f,\"share\":%.4f,\"gflops\":%.2f}", type as NSString, seconds, share,
+               gflopsPerSecond)
     }
 }

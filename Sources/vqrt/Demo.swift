@@ -22,9 +22,16 @@ struct Demo: ParsableCommand {
     @Option(help: "Threads (default: all cores).")
     var threads: Int?
 
+    @Option(help: "3x3 convolutions: winograd (default) or direct (PyTorch's algorithm); see `vqrt reconstruct --help`.")
+    var convAlgorithm: String = ConvolutionKernel.Algorithm.winograd.rawValue
+
     func run() throws {
         try reportingErrors(file: nil) {
             if let threads { Threading.setThreads(threads) }
+            guard let algorithm = ConvolutionKernel.Algorithm(rawValue: convAlgorithm) else {
+                throw ValidationError("unknown --conv-algorithm '\(convAlgorithm)' (winograd, direct)")
+            }
+            ConvolutionKernel.defaultAlgorithm = algorithm
             let dir = try bundle ?? Demo.findBundle()
             let checkpoint = (dir as NSString).appendingPathComponent("demo-vqgan.ckpt")
             let config = (dir as NSString).appendingPathComponent("config.yaml")

@@ -14,6 +14,8 @@ struct EvalMeta: Codable, Equatable {
     var config: String?
     var family: String
     var preset: String
+    /// ConvolutionKernel.Algorithm of the model's 3x3 convolutions (absent in partial files before it was recorded).
+    var convAlgorithm: String?
     var modelSummary: [[String]]
     var codebookSize: Int
     var inception: String
@@ -33,7 +35,8 @@ struct EvalMeta: Codable, Equatable {
     /// Whether `other` is a state of the same run (everything but the progress matches).
     func sameRun(as other: EvalMeta) -> Bool {
         checkpoint == other.checkpoint && checkpointBytes == other.checkpointBytes && config == other.config
-            && family == other.family && preset == other.preset && inception == other.inception
+            && family == other.family && preset == other.preset && convAlgorithm == other.convAlgorithm
+            && inception == other.inception
             && filesSHA256 == other.filesSHA256 && total == other.total
     }
 }

@@ -20,7 +20,15 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Preprocessing preset (default: the family's; \(Preset.names.joined(separator: ", ")), optionally @SIZE).")
     var preprocess: String?
 
+    @Option(help: "3x3 convolutions: winograd (default; Winograd F(4x4,3x3) on layers of 64x64 pixels and more, ~2x faster there, error within the faithfulness tolerance) or direct (PyTorch's own algorithm).")
+    var convAlgorithm: String = ConvolutionKernel.Algorithm.winograd.rawValue
+
     func load() throws -> LoadedModel {
+        guard let algorithm = ConvolutionKernel.Algorithm(rawValue: convAlgorithm) else {
+            throw ValidationError("unknown --conv-algorithm '\(convAlgorithm)' (winograd, direct)")
+        }
+        // Kernels take the default when they are built, i.e. while the model loads.
+        ConvolutionKernel.defaultAlgorithm = algorithm
         var forced: ModelFamily?
         if let family {
             guard let f = ModelFamily(rawValue: family) else { throw ValidationError("unknown family '\(family)' (rt-vqvae, ldm-vqgan, vit-vqgan)") }

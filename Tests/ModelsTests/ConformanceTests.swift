@@ -29,13 +29,28 @@ final class ConformanceTests: XCTestCase {
     func testSmallModelsInTheirRealContainers() throws {
         let dirs = try cases(fullSize: false)
         XCTAssertGreaterThanOrEqual(dirs.count, 3)
-        for dir in dirs { try check(dir) }
+        try withEachAlgorithm { for dir in dirs { try check(dir) } }
     }
 
     func testFullSizeModelsWithGeneratedWeights() throws {
         let dirs = try cases(fullSize: true)
         XCTAssertGreaterThanOrEqual(dirs.count, 5)
-        for dir in dirs { try check(dir) }
+        try withEachAlgorithm { for dir in dirs { try check(dir) } }
+        // The full-size cases have layers of 64x64 pixels and more, so the Winograd pass really ran Winograd.
+        XCTAssertTrue(ConvolutionKernel.implementationsUsed.contains { $0.contains("wino") },
+                      "no Winograd kernel ran: \(ConvolutionKernel.implementationsUsed.sorted())")
+    }
+
+    /// Runs `body` once per convolution algorithm (models are built inside, so their kernels take it); both must
+    /// meet the same tolerances.
+    func withEachAlgorithm(_ body: () throws -> Void) rethrows {
+        let saved = ConvolutionKernel.defaultAlgorithm
+        defer { ConvolutionKernel.defaultAlgorithm = saved }
+        for algorithm in ConvolutionKernel.Algorithm.allCases {
+            ConvolutionKernel.defaultAlgorithm = algorithm
+            print("convolution algorithm: \(algorithm.rawValue)")
+            try body()
+        }
     }
 
     // MARK: -

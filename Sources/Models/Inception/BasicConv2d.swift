@@ -40,6 +40,9 @@ public final class BasicConv2d: @unchecked Sendable {
         }
         conv = try ConvolutionKernel(kind: .convolution, weight: weight, shape: shape, bias: bias, stride: stride,
                                      padding: Padding2D(padding.0, padding.1))
+        // The metric network always runs the convolution PyTorch runs: its features are compared to 1e-4 with
+        // pytorch-fid's, and it already outruns PyTorch without Winograd.
+        conv.algorithm = .direct
     }
 
     /// Square kernel / stride / padding shorthand (PyTorch's `kernel_size=3, stride=2, padding=1`).
