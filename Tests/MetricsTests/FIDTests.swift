@@ -49,6 +49,7 @@ final class FIDTests: XCTestCase {
             let sb = try statistics(b, try XCTUnwrap(sets[b]), seed: seed)
             // Every pair by the automatic route; the eigen route (the fallback) on a full-rank and a singular pair.
             let routes: [FrechetDistance.Route] = (a == "A" && b == "B") || (a == "A" && b == "C") ? [.automatic, .eigen] : [.automatic]
+            var values: [Double] = []
             for route in routes {
                 let start = Date()
                 let fid = try FrechetDistance.compute(sa, sb, route: route)
@@ -57,7 +58,12 @@ final class FIDTests: XCTestCase {
                 // 1e-6 relative, 1e-4 absolute for values near zero (the FID of a set with itself).
                 assertRelativelyEqual(fid.value, expected, rel: 1e-6, abs: 1e-4, "\(a)-\(b) \(route)")
                 XCTAssertFalse(fid.offsetApplied)
+                values.append(fid.value)
             }
+            // Full rank: the Cholesky route (eigenvalues of L1ᵀ·S2·L1, two-stage reduction) and the factor route
+            // (singular values of L1ᵀ·L2) are independent computations of the same number; measured 2e-14 apart,
+            // and each 2e-14 from scipy.
+            if a == "A" && b == "B" { assertRelativelyEqual(values[0], values[1], rel: 1e-11, "A-B: Cholesky vs factor route") }
         }
         // The Cholesky route is taken for two full-rank covariances, the factor route when one is rank-deficient
         // (N = 1000 < 2048), and the Cholesky route refuses a singular one.
@@ -138,6 +144,15 @@ final class FIDTests: XCTestCase {
         let back = try GaussianStatistics.read(path: tmp)
         XCTAssertEqual(back.mu, ours.mu)
         XCTAssertEqual(back.sigma, ours.sigma)
+
+        // Two files read at once (vqrt fid A.npz B.npz): the same statistics, each file's own error.
+        let (both1, both2) = GaussianStatistics.read(paths: path, tmp)
+        XCTAssertEqual(try both1.get(), numpy)
+        XCTAssertEqual(try both2.get(), back)
+        let missing = tmp + ".missing.npz"
+        let (ok, bad) = GaussianStatistics.read(paths: tmp, missing)
+        XCTAssertEqual(try ok.get(), back)
+        XCTAssertThrowsError(try bad.get()) { XCTAssertTrue("\($0)".contains("missing"), "\($0)") }
         let archive = try NPZ.read(path: tmp)
         XCTAssertEqual(archive["mu"]?.dtype, .float64)
         XCTAssertEqual(archive["sigma"]?.shape, [64, 64])
