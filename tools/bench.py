@@ -8,12 +8,21 @@ architectures, random weights, 256x256 inputs) and batch size: reconstruction (e
 fresh process per measurement, one warm-up then `--repeats` timed runs, median images/s and peak RSS (wait4).
 PyTorch runs under torch.inference_mode with torch.set_num_threads(threads), in its default layout and in
 channels_last; the faster is reported. The checkpoints are written once to /tmp/vqrt_bench.
+vqrt runs with --profile: its convolutions' achieved GFLOP/s (direct-convolution operation counts, so Winograd
+layers can exceed the GEMM peak) is set against the machine's dense float32 GEMM peak (oneDNN sgemm / matmul,
+measured once per run by `vqrt bench --gemm-peak`).
+Time to first reconstruction (--ttfr-repeats, median): a fresh process that starts, loads the checkpoint, reads one
+256x256 PNG, reconstructs it and writes the PNG: `vqrt reconstruct` against a Python script doing the same with
+PyTorch (import torch included, as a user pays it).
+Ends with the issue's targets, each marked met or not.
 """
 import argparse
 import json
 import os
 import statistics
 import sys
+import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -50,6 +59,23 @@ with torch.inference_mode():
     for _ in range(repeats):
         t = time.perf_counter(); run(); times.append(time.perf_counter() - t)
 print(json.dumps({"batch_seconds_median": sorted(times)[len(times) // 2], "times": times}))
+"""
+
+
+TORCH_TTFR_CHILD = r"""
+import sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np, torch
+from PIL import Image
+from bench import build_model
+key, path, image, out, threads = sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6])
+torch.set_num_threads(threads)
+model = build_model(key, path).eval()
+x = torch.from_numpy(np.asarray(Image.open(image).convert("RGB"), dtype=np.float32) / 127.5 - 1).permute(2, 0, 1)[None]
+with torch.inference_mode():
+    lat, codes = model.encode(x)
+    y = model.decode_codes(codes)
+Image.fromarray(((y[0].clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()).save(out)
 """
 
 
@@ -100,7 +126,32 @@ def write_checkpoints():
 def run_measured(cmd, env=None):
     """Runs cmd in a fresh process; returns (its JSON output, its peak RSS in MB)."""
     out, peak_kb = bench_load.run_measured(cmd, env)
-    return json.loads(out), peak_kb / 1024
+    return json.loads(out.strip().splitlines()[-1]), peak_kb / 1024
+
+
+def wall_time(cmd, env=None):
+    t = time.perf_counter()
+    bench_load.run_measured(cmd, env)
+    return time.perf_counter() - t
+
+
+def test_image(path):
+    """A 256x256 PNG with some structure (the content does not change the time)."""
+    import numpy as np
+    from PIL import Image
+    if not os.path.exists(path):
+        yy, xx = np.mgrid[0:256, 0:256]
+        rgb = np.stack([np.sin(xx / 9.0), np.cos(yy / 13.0), np.sin((xx + yy) / 17.0)], -1)
+        Image.fromarray(((rgb + 1) * 127.5).astype(np.uint8)).save(path)
+    return path
+
+
+def gemm_peak(vqrt, threads):
+    """The machine's dense float32 GEMM rate (GFLOP/s) as `vqrt bench --gemm-peak` measures it."""
+    path = os.path.join(BENCH_DIR, MODELS["vit-small"][1])
+    v, _ = run_measured([vqrt, "bench", "--checkpoint", path, "--batch-size", "1", "--repeats", "1", "--threads",
+                         str(threads), "--gemm-peak"])
+    return v["gemm_peak_gflops"]
 
 
 def main():
@@ -112,15 +163,23 @@ def main():
     ap.add_argument("--vqrt", default=os.path.join(HERE, "..", ".build", "release", "vqrt"))
     ap.add_argument("--layouts", nargs="+", default=["contiguous", "channels_last"])
     ap.add_argument("--policies", nargs="+", default=["default", "PASSIVE"], help="OpenMP wait policies tried for PyTorch")
+    ap.add_argument("--ttfr-repeats", type=int, default=3, help="runs of the time-to-first-reconstruction rows (0: skip)")
+    ap.add_argument("--vqrt-args", nargs=argparse.REMAINDER, default=[],
+                    help="extra arguments for `vqrt bench` / `vqrt reconstruct` (e.g. --conv-algorithm direct); last")
     a = ap.parse_args()
+    vqrt = os.path.abspath(a.vqrt)
     write_checkpoints()
-    rows = []
+    peak = gemm_peak(vqrt, a.threads)
+    print(f"dense float32 GEMM peak: {peak:.1f} GFLOP/s ({a.threads} threads)", flush=True)
+    rows, ttfr = [], []
     for key in a.only:
         label, name = MODELS[key]
         path = os.path.join(BENCH_DIR, name)
         for batch in a.batches:
-            v, v_rss = run_measured([os.path.abspath(a.vqrt), "bench", "--checkpoint", path, "--batch-size", str(batch),
-                                     "--repeats", str(a.repeats), "--threads", str(a.threads), "--size", "256"])
+            v, v_rss = run_measured([vqrt, "bench", "--checkpoint", path, "--batch-size", str(batch),
+                                     "--repeats", str(a.repeats), "--threads", str(a.threads), "--size", "256",
+                                     "--profile"] + a.vqrt_args)
+            conv = next((t for t in v.get("profile", []) if t["type"] == "conv"), None)
             best = None
             # PyTorch's best configuration: each layout, with libgomp's default (active) and passive waiting.
             for layout in a.layouts:
@@ -134,14 +193,56 @@ def main():
                         best = (t["batch_seconds_median"], t_rss, f"{layout}, {policy.lower()} wait")
             vq_ips = batch / v["batch_seconds_median"]
             pt_ips = batch / best[0]
-            rows.append((label, batch, vq_ips, pt_ips, vq_ips / pt_ips, v_rss, best[1], best[2]))
+            conv_rate = conv["gflops"] if conv else 0.0
+            rows.append((label, batch, vq_ips, pt_ips, vq_ips / pt_ips, v_rss, best[1], best[2], conv_rate))
             print(f"{label:26} batch {batch}: vqrt {vq_ips:7.3f} img/s  torch {pt_ips:7.3f} img/s ({best[2]})  "
-                  f"ratio {vq_ips / pt_ips:5.2f}x  peak MB vqrt {v_rss:6.0f} torch {best[1]:6.0f}", flush=True)
+                  f"ratio {vq_ips / pt_ips:5.2f}x  peak MB vqrt {v_rss:6.0f} torch {best[1]:6.0f}  "
+                  f"conv {conv_rate:6.1f} GFLOP/s ({100 * conv_rate / peak:.0f}% of GEMM peak)", flush=True)
+        if a.ttfr_repeats > 0:
+            image = test_image(os.path.join(BENCH_DIR, "ttfr.png"))
+            out_dir = tempfile.mkdtemp(prefix="vqrt-ttfr-")
+            env = dict(os.environ)
+            env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+            vq = statistics.median(wall_time([vqrt, "reconstruct", "--checkpoint", path, image, "--output", out_dir,
+                                              "--batch-size", "1", "--threads", str(a.threads), "--quiet"] + a.vqrt_args)
+                                   for _ in range(a.ttfr_repeats))
+            pt = statistics.median(wall_time([sys.executable, "-c", TORCH_TTFR_CHILD, HERE, key, path, image,
+                                              os.path.join(out_dir, "torch.png"), str(a.threads)], env)
+                                   for _ in range(a.ttfr_repeats))
+            ttfr.append((label, vq, pt))
+            print(f"{label:26} time to first reconstruction: vqrt {vq:6.2f} s  torch {pt:6.2f} s  ({vq / pt:.2f} of it)",
+                  flush=True)
     print()
-    print(f"| model | batch | vqrt img/s | PyTorch img/s | vqrt / PyTorch | peak MB vqrt | peak MB PyTorch |")
-    print(f"|---|---|---|---|---|---|---|")
-    for label, batch, v, t, r, vm, tm, layout in rows:
-        print(f"| {label} | {batch} | {v:.3f} | {t:.3f} ({layout}) | {r:.2f}x | {vm:.0f} | {tm:.0f} |")
+    print(f"| model | batch | vqrt img/s | PyTorch img/s | vqrt / PyTorch | peak MB vqrt | peak MB PyTorch | vqrt conv GFLOP/s (of {peak:.0f} GEMM peak) |")
+    print(f"|---|---|---|---|---|---|---|---|")
+    for label, batch, v, t, r, vm, tm, layout, cr in rows:
+        print(f"| {label} | {batch} | {v:.3f} | {t:.3f} ({layout}) | {r:.2f}x | {vm:.0f} | {tm:.0f} | {cr:.0f} ({100 * cr / peak:.0f}%) |")
+    if ttfr:
+        print()
+        print("| model | time to first reconstruction, vqrt | PyTorch | vqrt / PyTorch |")
+        print("|---|---|---|---|")
+        for label, vq, pt in ttfr:
+            print(f"| {label} | {vq:.2f} s | {pt:.2f} s | {vq / pt:.2f} |")
+    print()
+    print("Targets:")
+    def target(name, ok, detail):
+        print(f"- [{'x' if ok else ' '}] {name}: {detail}")
+    b8 = [r for r in rows if r[1] == 8]
+    b1 = [r for r in rows if r[1] == 1]
+    if b8:
+        target("reconstruct >= 1.5x PyTorch at batch 8", all(r[4] >= 1.5 for r in b8),
+               ", ".join(f"{r[0]} {r[4]:.2f}x" for r in b8))
+        target("peak memory at batch 8 <= PyTorch's", all(r[5] <= r[6] for r in b8),
+               ", ".join(f"{r[0]} {r[5]:.0f}/{r[6]:.0f} MB" for r in b8))
+    if b1:
+        target("reconstruct >= 1.2x PyTorch at batch 1", all(r[4] >= 1.2 for r in b1),
+               ", ".join(f"{r[0]} {r[4]:.2f}x" for r in b1))
+    if rows:
+        target("convolutions >= 70% of the GEMM peak (or beyond it with fast algorithms)",
+               all(r[8] >= 0.7 * peak for r in rows), f"lowest {min(r[8] for r in rows) / peak:.0%} of {peak:.0f} GFLOP/s")
+    if ttfr:
+        target("time to first reconstruction <= half of PyTorch's", all(vq <= 0.5 * pt for _, vq, pt in ttfr),
+               ", ".join(f"{l} {vq / pt:.2f}" for l, vq, pt in ttfr))
 
 
 if __name__ == "__main__":
