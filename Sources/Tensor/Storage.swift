@@ -28,27 +28,44 @@ public final class TensorStorage: @unchecked Sendable {
     public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: pointer, count: capacity) }
 }
 
-/// Size-keyed free lists of aligned buffers, bounded in total bytes.
+/// Size-keyed free lists of aligned buffers. The pool never makes the process bigger than it has to be: buffers
+/// in use plus buffers kept for reuse stay within the most ever in use at once (the footprint a program without a
+/// pool would reach anyway), and within `limitBytes`. Without the first bound, buffers of sizes that are not
+/// needed again sat in the pool while new ones were allocated, and a batch of 8 peaked ~700 MB higher.
 final class BufferPool: @unchecked Sendable {
     static let shared = BufferPool()
     private var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
     private var cachedBytes = 0
+    /// Bytes of pooled-size buffers handed out and not yet given back, and the most there ever were.
+    private var liveBytes = 0
+    private var peakLiveBytes = 0
     private let lock = NSLock()
     /// Buffers smaller than this are not worth pooling (malloc's own bins handle them well).
     private let minPooledFloats = 1 << 14
-    var limitBytes = 1 << 30
+    var limitBytes = (ProcessInfo.processInfo.environment["VQRT_BUFFER_POOL_MB"].flatMap(Int.init) ?? 1024) << 20
 
     func take(_ count: Int) -> UnsafeMutablePointer<Float> {
         let n = max(count, 1)
         if n >= minPooledFloats {
             lock.lock()
+            liveBytes += n * 4
+            peakLiveBytes = max(peakLiveBytes, liveBytes)
             if var list = free[n], let p = list.popLast() {
                 free[n] = list.isEmpty ? nil : list
                 cachedBytes -= n * 4
                 lock.unlock()
                 return p
             }
+            // A fresh buffer: first drop kept ones that would take the footprint past its peak.
+            var evicted: [UnsafeMutablePointer<Float>] = []
+            while liveBytes + cachedBytes > peakLiveBytes, let size = free.keys.max(), var list = free[size],
+                  let p = list.popLast() {
+                free[size] = list.isEmpty ? nil : list
+                cachedBytes -= size * 4
+                evicted.append(p)
+            }
             lock.unlock()
+            for p in evicted { UnsafeMutableRawPointer(p).deallocate() }
         }
         // 64-byte alignment: a full AVX-512 register / cache line, what oneDNN prefers.
         let raw = UnsafeMutableRawPointer.allocate(byteCount: n * MemoryLayout<Float>.stride, alignment: 64)
@@ -59,7 +76,8 @@ final class BufferPool: @unchecked Sendable {
         let n = max(count, 1)
         if n >= minPooledFloats {
             lock.lock()
-            if cachedBytes + n * 4 <= limitBytes {
+            liveBytes -= n * 4
+            if cachedBytes + n * 4 <= limitBytes && liveBytes + cachedBytes + n * 4 <= peakLiveBytes {
                 free[n, default: []].append(p)
                 cachedBytes += n * 4
                 lock.unlock()
