@@ -4,7 +4,9 @@
 extension Tensor {
     /// Multi-head attention on plain `[B, N, H·D]` queries and `[B, M, H·D]` keys/values; returns `[B, N, H·D]`.
     /// `scale` multiplies the raw scores (PyTorch: `matmul(q, kᵀ) * scale`).
-    public static func multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, scale: Float) throws -> Tensor {
+    /// `precision`: of the two matmuls (the softmax is float32 either way).
+    public static func multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, scale: Float,
+                                          precision: Precision = Tensor.attentionPrecision) throws -> Tensor {
         guard q.rank == 3, k.rank == 3, v.rank == 3, heads > 0, q.shape[2] % heads == 0,
               k.shape == v.shape, k.shape[0] == q.shape[0], k.shape[2] == q.shape[2] else {
             throw TensorError.shapeMismatch("attention over \(heads) heads of q \(q.shape), k \(k.shape), v \(v.shape)")
@@ -13,12 +15,13 @@ extension Tensor {
         let hd = q.shape[2]
         return try attention(q: (qp.pointer, hd), k: (kp.pointer, hd), v: (vp.pointer, hd),
                              batch: q.shape[0], queries: q.shape[1], keys: k.shape[1], heads: heads, headDim: hd / heads,
-                             scale: scale)
+                             scale: scale, precision: precision)
     }
 
     /// Multi-head self-attention on a fused projection `[B, N, 3·H·D]` whose last dimension is q | k | v (as
     /// `to_qkv(x).chunk(3, dim=-1)` splits it); returns `[B, N, H·D]`. Reads q, k and v in place.
-    public static func multiHeadAttention(qkv: Tensor, heads: Int, scale: Float) throws -> Tensor {
+    public static func multiHeadAttention(qkv: Tensor, heads: Int, scale: Float,
+                                          precision: Precision = Tensor.attentionPrecision) throws -> Tensor {
         guard qkv.rank == 3, heads > 0, qkv.shape[2] % (3 * heads) == 0 else {
             throw TensorError.shapeMismatch("attention over \(heads) heads of a fused q|k|v \(qkv.shape)")
         }
@@ -26,13 +29,13 @@ extension Tensor {
         let hd = qkv.shape[2] / 3, row = qkv.shape[2]
         return try attention(q: (x.pointer, row), k: (x.pointer + hd, row), v: (x.pointer + 2 * hd, row),
                              batch: qkv.shape[0], queries: qkv.shape[1], keys: qkv.shape[1], heads: heads,
-                             headDim: hd / heads, scale: scale)
+                             headDim: hd / heads, scale: scale, precision: precision)
     }
 
     /// q, k, v given as base pointers with their row strides; head h uses columns [h·D, (h+1)·D).
     private static func attention(q: (UnsafeMutablePointer<Float>, Int), k: (UnsafeMutablePointer<Float>, Int),
                                   v: (UnsafeMutablePointer<Float>, Int), batch b: Int, queries n: Int, keys m: Int,
-                                  heads h: Int, headDim d: Int, scale: Float) throws -> Tensor {
+                                  heads h: Int, headDim d: Int, scale: Float, precision: Precision) throws -> Tensor {
         let out = Tensor(uninitialized: [b, n, h * d])
         if b == 0 || n == 0 || h * d == 0 { return out }
         if m == 0 { out.pointer.update(repeating: .nan, count: out.count); return out }   // softmax over nothing
@@ -40,13 +43,13 @@ extension Tensor {
         // scores[b, h, i, j] = Σ_d q[b, i, h·D + d] k[b, j, h·D + d]
         try stridedMatmul(MatrixView(pointer: q.0, dims: [b, h, n, d], strides: [n * q.1, d, q.1, 1]),
                           MatrixView(pointer: k.0, dims: [b, h, d, m], strides: [m * k.1, d, 1, k.1]),
-                          into: .dense(scores.pointer, [b, h, n, m]), alpha: scale)
+                          into: .dense(scores.pointer, [b, h, n, m]), alpha: scale, precision: precision)
         Profiler.measure("softmax") { softmaxRows(scores.pointer, scores.pointer, rows: b * h * n, length: m) }
         // out[b, i, h·D + d] = Σ_j scores[b, h, i, j] v[b, j, h·D + d]: written straight into 'b n (h d)'.
         try stridedMatmul(.dense(scores.pointer, [b, h, n, m]),
                           MatrixView(pointer: v.0, dims: [b, h, m, d], strides: [m * v.1, d, v.1, 1]),
                           into: MatrixView(pointer: out.pointer, dims: [b, h, n, d], strides: [n * h * d, d, h * d, 1]),
-                          alpha: 1)
+                          alpha: 1, precision: precision)
         return out
     }
 }

@@ -43,6 +43,7 @@ public final class ConvolutionKernel: @unchecked Sendable {
         let n: Int, h: Int, w: Int
         let src: TensorLayout
         let sum: Bool
+        let precision: Precision
     }
 
     private final class Plan {
@@ -151,9 +152,18 @@ public final class ConvolutionKernel: @unchecked Sendable {
     /// This kernel's algorithm; may be changed until the first call.
     public var algorithm: Algorithm = ConvolutionKernel.defaultAlgorithm
 
+    /// The precision new kernels get (VQRT_PRECISION=fp32|bf16, else fp32); the CLI sets it before loading a model.
+    nonisolated(unsafe) public static var defaultPrecision: Precision =
+        ProcessInfo.processInfo.environment["VQRT_PRECISION"].flatMap(Precision.init(rawValue:)) ?? .fp32
+
+    /// This kernel's precision (see Precision.swift). bf16 reads the input converted to bfloat16 (a oneDNN reorder
+    /// on each call, rounding to nearest even) and bfloat16 weights (converted once), accumulates in float32 and
+    /// writes float32. oneDNN has no bf16 Winograd: bf16 kernels are always direct (jit avx512_core_bf16).
+    public var precision: Precision = ConvolutionKernel.defaultPrecision
+
     /// Whether this kernel would use Winograd on an output of `pixels` per image.
     func usesWinograd(outputPixels pixels: Int) -> Bool {
-        algorithm == .winograd && kind == .convolution && kernelSize == (3, 3) && stride == (1, 1)
+        algorithm == .winograd && precision == .fp32 && kind == .convolution && kernelSize == (3, 3) && stride == (1, 1)
             && pixels >= ConvolutionKernel.winogradMinimumPixels
     }
 
@@ -202,21 +212,22 @@ public final class ConvolutionKernel: @unchecked Sendable {
         }
         // The primitive always picks its own output layout (forcing one can select a much slower kernel); a
         // requested layout is produced afterwards by our conversion kernels.
-        let key = PlanKey(n: x.shape[0], h: x.shape[2], w: x.shape[3], src: x.layout, sum: residual != nil)
+        let key = PlanKey(n: x.shape[0], h: x.shape[2], w: x.shape[3], src: x.layout, sum: residual != nil,
+                          precision: precision)
         var plan = try self.plan(key, inputShape: x.shape, outShape: outShape)
         // A batch whose scratchpad (Winograd's transformed tiles) would be large runs one image at a time through
         // a plan made for one image: same arithmetic, a fraction of the memory.
         var slice = x.shape[0]
         if slice > 1, plan.primitive.scratchBytes > ConvolutionKernel.scratchpadBudgetBytes,
            plan.srcReorder == nil, plan.dstReorder == nil {
-            let one = try self.plan(PlanKey(n: 1, h: key.h, w: key.w, src: key.src, sum: key.sum),
+            let one = try self.plan(PlanKey(n: 1, h: key.h, w: key.w, src: key.src, sum: key.sum, precision: key.precision),
                                     inputShape: [1] + x.shape.dropFirst(), outShape: [1] + outShape.dropFirst())
             if one.srcReorder == nil, one.dstReorder == nil, one.outLayout == plan.outLayout {
                 plan = one
                 slice = 1
             }
         }
-        let slices = x.shape[0] / slice
+        let slices = x.shape[0] / slice   // (bf16 plans always convert their input, so they never slice)
 
         // Source, reordered if the primitive wants another layout.
         var srcStorage = x.storage
@@ -246,7 +257,7 @@ public final class ConvolutionKernel: @unchecked Sendable {
         let pixels = kind == .convolution ? oh * ow : x.shape[2] * x.shape[3]
         let flops = 2 * Double(x.shape[0] * pixels) * Double(inChannels * outChannels * kernelSize.h * kernelSize.w)
         let biasMD = try bias.map { _ in try DNNL.md([outChannels], dnnl_a) }
-        try Profiler.measure("\(kind == .convolution ? "conv" : "conv-transpose") \(kernelSize.h)x\(kernelSize.w)/\(stride.h) \(inChannels)->\(outChannels) @\(x.shape[2])x\(x.shape[3])",
+        try Profiler.measure("\(kind == .convolution ? "conv" : "conv-transpose")\(key.precision == .bf16 ? " bf16" : "") \(kernelSize.h)x\(kernelSize.w)/\(stride.h) \(inChannels)->\(outChannels) @\(x.shape[2])x\(x.shape[3])",
                              flops: flops) {
             for i in 0..<slices {
                 var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
@@ -257,6 +268,9 @@ public final class ConvolutionKernel: @unchecked Sendable {
                 if let b = bias, let md = biasMD { args.append((Int32(DNNL_ARG_BIAS), md, UnsafeMutableRawPointer(b.pointer))) }
                 try plan.primitive.execute(args)
             }
+        }
+        if key.precision == .bf16, Precision.roundsOutputs {
+            Profiler.measure("rounding to bf16") { roundToBFloat16(dstStorage.pointer, count: slices * dstStep) }
         }
         var out: Tensor
         if let re = plan.dstReorder {
@@ -275,15 +289,16 @@ public final class ConvolutionKernel: @unchecked Sendable {
     /// Implementation oneDNN picked for inputs like `x` (e.g. "jit:avx512_core"), for diagnostics.
     public func implementation(for x: Tensor) throws -> String {
         let (oh, ow) = outputSize(h: x.shape[2], w: x.shape[3])
-        let key = PlanKey(n: x.shape[0], h: x.shape[2], w: x.shape[3], src: x.layout, sum: false)
+        let key = PlanKey(n: x.shape[0], h: x.shape[2], w: x.shape[3], src: x.layout, sum: false, precision: precision)
         return try plan(key, inputShape: x.shape, outShape: [x.shape[0], outChannels, oh, ow]).primitive.implementation
     }
 
     /// Every implementation oneDNN offers for inputs like `x`, best first by its ranking (diagnostics).
     public func candidates(for x: Tensor) throws -> [String] {
         let (oh, ow) = outputSize(h: x.shape[2], w: x.shape[3])
-        var src = try DNNL.md(x.shape, dnnl_format_tag_any)
-        var wmd = try DNNL.md([outChannels, inChannels, kernelSize.h, kernelSize.w], dnnl_format_tag_any)
+        var src = try DNNL.md(x.shape, dnnl_format_tag_any, precision.operandType)
+        var wmd = try DNNL.md([outChannels, inChannels, kernelSize.h, kernelSize.w], dnnl_format_tag_any,
+                              precision.operandType)
         var bmd = bias == nil ? dnnl_memory_desc_t() : try DNNL.md([outChannels], dnnl_a)
         var dst = try DNNL.md([x.shape[0], outChannels, oh, ow], dnnl_format_tag_any)
         let attr = try DNNL.attr()
@@ -328,8 +343,10 @@ public final class ConvolutionKernel: @unchecked Sendable {
         defer { lock.unlock() }
         if let p = plans[key] { return p }
         Threading.applyToOpenMP()   // oneDNN sizes its work split by the thread count at creation
-        var src = try DNNL.md(inputShape, dnnl_format_tag_any)
-        var wmd = try DNNL.md([outChannels, inChannels, kernelSize.h, kernelSize.w], dnnl_format_tag_any)
+        // bf16: bfloat16 source and weights, float32 bias and destination (accumulation is float32 either way).
+        var src = try DNNL.md(inputShape, dnnl_format_tag_any, key.precision.operandType)
+        var wmd = try DNNL.md([outChannels, inChannels, kernelSize.h, kernelSize.w], dnnl_format_tag_any,
+                              key.precision.operandType)
         var bmd = bias == nil ? dnnl_memory_desc_t() : try DNNL.md([outChannels], dnnl_a)
         var dst = try DNNL.md(outShape, dnnl_format_tag_any)
         let attr = try DNNL.attr(sum: key.sum)

@@ -34,18 +34,19 @@ enum DNNL {
         if status != dnnl_success { throw TensorError.dnnl("\(what()) failed (status \(status.rawValue))") }
     }
 
-    /// A memory descriptor from dims and a format tag (`dnnl_format_tag_any` lets a primitive choose).
-    static func md(_ dims: [Int], _ tag: dnnl_format_tag_t) throws -> dnnl_memory_desc_t {
+    /// A memory descriptor from dims and a format tag (`dnnl_format_tag_any` lets a primitive choose), float32
+    /// unless `type` says otherwise (bfloat16 operands of the bf16 precision).
+    static func md(_ dims: [Int], _ tag: dnnl_format_tag_t, _ type: dnnl_data_type_t = dnnl_f32) throws -> dnnl_memory_desc_t {
         guard dims.count <= Int(DNNL_MAX_NDIMS) else { throw TensorError.invalidArgument("rank \(dims.count) is too high") }
         var md = dnnl_memory_desc_t()
         var d = [Int64](repeating: 0, count: Int(DNNL_MAX_NDIMS))
         for (i, v) in dims.enumerated() { d[i] = Int64(v) }
-        try check(dnnl_memory_desc_init_by_tag(&md, Int32(dims.count), d, dnnl_f32, tag), "memory descriptor \(dims)")
+        try check(dnnl_memory_desc_init_by_tag(&md, Int32(dims.count), d, type, tag), "memory descriptor \(dims)")
         return md
     }
 
-    /// A memory descriptor from dims and element strides.
-    static func md(_ dims: [Int], strides: [Int]) throws -> dnnl_memory_desc_t {
+    /// A memory descriptor from dims and element strides (float32 unless `type` says otherwise).
+    static func md(_ dims: [Int], strides: [Int], _ type: dnnl_data_type_t = dnnl_f32) throws -> dnnl_memory_desc_t {
         guard dims.count <= Int(DNNL_MAX_NDIMS), strides.count == dims.count else {
             throw TensorError.invalidArgument("rank \(dims.count) is too high")
         }
@@ -53,7 +54,7 @@ enum DNNL {
         var d = [Int64](repeating: 0, count: Int(DNNL_MAX_NDIMS))
         var s = [Int64](repeating: 0, count: Int(DNNL_MAX_NDIMS))
         for (i, v) in dims.enumerated() { d[i] = Int64(v); s[i] = Int64(strides[i]) }
-        try check(dnnl_memory_desc_init_by_strides(&md, Int32(dims.count), d, dnnl_f32, s), "memory descriptor \(dims)")
+        try check(dnnl_memory_desc_init_by_strides(&md, Int32(dims.count), d, type, s), "memory descriptor \(dims)")
         return md
     }
 

@@ -78,7 +78,8 @@ struct Bench: ParsableCommand {
             var usage = rusage()
             getrusage(RUSAGE_SELF.rawValue, &usage)
             out = [
-                ("family", "\"\(loaded.model.family.rawValue)\""), ("batch", "\(n)"), ("size", "\(side)"),
+                ("family", "\"\(loaded.model.family.rawValue)\""), ("precision", "\"\(model.precision)\""),
+                ("batch", "\(n)"), ("size", "\(side)"),
                 ("load_seconds", String(format: "%.4f", loadSeconds)), ("batch_seconds_median", String(format: "%.4f", median)),
                 ("images_per_second", String(format: "%.4f", Double(n) / median)), ("peak_rss_mb", String(format: "%.1f", Double(usage.ru_maxrss) / 1024)),
                 ("times", "[" + times.map { String(format: "%.4f", $0) }.joined(separator: ",") + "]"),

@@ -25,6 +25,9 @@ struct Demo: ParsableCommand {
     @Option(help: "3x3 convolutions: winograd (default) or direct (PyTorch's algorithm); see `vqrt reconstruct --help`.")
     var convAlgorithm: String = ConvolutionKernel.Algorithm.winograd.rawValue
 
+    @Option(help: ArgumentHelp(Precision.optionHelp))
+    var precision: String = Precision.fp32.rawValue
+
     func run() throws {
         try reportingErrors(file: nil) {
             if let threads { Threading.setThreads(threads) }
@@ -32,6 +35,7 @@ struct Demo: ParsableCommand {
                 throw ValidationError("unknown --conv-algorithm '\(convAlgorithm)' (winograd, direct)")
             }
             ConvolutionKernel.defaultAlgorithm = algorithm
+            Precision.setDefault(try Precision.parse(precision))
             let dir = try bundle ?? Demo.findBundle()
             let checkpoint = (dir as NSString).appendingPathComponent("demo-vqgan.ckpt")
             let config = (dir as NSString).appendingPathComponent("config.yaml")

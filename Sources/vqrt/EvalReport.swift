@@ -25,6 +25,7 @@ enum EvalReport {
             ("model", .object([("family", .string(m.family)), ("checkpoint", .string(m.checkpoint)),
                                ("config", m.config.map { .string($0) } ?? .null), ("preset", .string(m.preset)),
                                ("conv_algorithm", .string(m.convAlgorithm ?? ConvolutionKernel.Algorithm.direct.rawValue)),
+                               ("precision", .string(m.precision ?? Precision.fp32.rawValue)),
                                ("hyperparameters", .object(m.modelSummary.map { ($0[0], .string($0[1])) }))])),
             ("images", .int(Int64(m.processed))),
             ("shards", .int(Int64(m.shardCount))),
@@ -45,7 +46,7 @@ enum EvalReport {
         try atomicWrite(json.render(pretty: true) + "\n", (dir as NSString).appendingPathComponent("report.json"))
         func f(_ d: Double?, _ digits: Int = 3) -> String { d.map { String(format: "%.\(digits)f", $0) } ?? "n/a" }
         var md = "# vqrt evaluation\n\n"
-        md += "Model: `\(m.family)` (\((m.checkpoint as NSString).lastPathComponent)), preset `\(m.preset)`, \(m.convAlgorithm ?? "direct") convolutions, \(m.processed) images"
+        md += "Model: `\(m.family)` (\((m.checkpoint as NSString).lastPathComponent)), preset `\(m.preset)`, \(m.convAlgorithm ?? "direct") convolutions\(m.precision == "bf16" ? " in bf16" : ""), \(m.processed) images"
         md += m.shardCount > 1 ? " in \(m.shardCount) shards.\n\n" : ".\n\n"
         md += "| metric | value |\n|---|---|\n"
         md += "| r-FID | \(f(fid.value, 4)) |\n"
@@ -83,6 +84,7 @@ enum EvalReport {
         chosen = chosen.filter { seen.insert($0).inserted }
         // The same arithmetic as the run (merge runs in a fresh process).
         ConvolutionKernel.defaultAlgorithm = m.convAlgorithm.flatMap(ConvolutionKernel.Algorithm.init(rawValue:)) ?? .direct
+        Precision.setDefault(m.precision.flatMap(Precision.init(rawValue:)) ?? .fp32)
         let loaded = try ModelLoader.load(path: m.checkpoint, family: ModelFamily(rawValue: m.family), configPath: m.config)
         guard let preset = Preset.named(m.preset) else { throw CLIError("unknown preset \(m.preset)") }
         let files = chosen.map { s.files[$0] }

@@ -16,6 +16,8 @@ struct EvalMeta: Codable, Equatable {
     var preset: String
     /// ConvolutionKernel.Algorithm of the model's 3x3 convolutions (absent in partial files before it was recorded).
     var convAlgorithm: String?
+    /// Precision of the model's kernels (fp32 / bf16; absent in partial files before it was recorded: fp32).
+    var precision: String?
     var modelSummary: [[String]]
     var codebookSize: Int
     var inception: String
@@ -36,6 +38,7 @@ struct EvalMeta: Codable, Equatable {
     func sameRun(as other: EvalMeta) -> Bool {
         checkpoint == other.checkpoint && checkpointBytes == other.checkpointBytes && config == other.config
             && family == other.family && preset == other.preset && convAlgorithm == other.convAlgorithm
+            && (precision ?? "fp32") == (other.precision ?? "fp32")
             && inception == other.inception
             && filesSHA256 == other.filesSHA256 && total == other.total
     }

@@ -60,6 +60,7 @@ public final class InceptionV3: @unchecked Sendable {
         _ = try f.tensor("bias", shape: [InceptionV3.classCount])
         fc = try LinearKernel(weight: weight, outFeatures: InceptionV3.classCount,
                               inFeatures: InceptionV3.featureDimension, bias: nil)
+        fc.precision = .fp32   // the metric network is float32 whatever precision the VQ model runs in
     }
 
     /// pool3 features `[N, 2048]` and, if asked, the unbiased fc logits `[N, 1008]` (plain tensors) of a
