@@ -129,12 +129,13 @@ public final class ConvolutionKernel: @unchecked Sendable {
     public enum Algorithm: String, Sendable, CaseIterable {
         /// Direct convolution (what PyTorch's CPU build runs).
         case direct
-        /// Winograd F(4×4, 3×3) (oneDNN) for 3×3 stride-1 convolutions whose output has at least
-        /// `winogradMinimumPixels` pixels, direct elsewhere. About 2× faster on those layers; rounding error
+        /// Winograd (oneDNN's F(4×4, 3×3) or F(2×2, 3×3), as it sees fit) for 3×3 stride-1 convolutions whose
+        /// output has at least `winogradMinimumPixels` pixels and that have at most 256→256 channels, direct
+        /// elsewhere. About 2× faster on those layers; rounding error
         /// measured at 1-2.7× PyTorch's own float32-vs-float64 error on the model conformance fixtures, within the
         /// faithfulness tolerance (4×), with every code and 8-bit pixel unchanged (Tests/ModelsTests runs both).
-        /// Low-resolution layers stay direct: their weights are large (up to 512×512×3×3) and Winograd stores them
-        /// 4× larger, for little time saved.
+        /// Low-resolution and 512-channel layers stay direct: Winograd stores weights 4× larger, for less time
+        /// saved there.
         case winograd
     }
 
@@ -148,6 +149,10 @@ public final class ConvolutionKernel: @unchecked Sendable {
 
     /// Output pixels (per image) from which the Winograd algorithm is used (64×64).
     public static let winogradMinimumPixels = 64 * 64
+    /// Largest in × out channel product that uses Winograd: oneDNN stores F(4×4, 3×3) weights 4× larger (6×6 tiles),
+    /// 38 MB per 512→512 layer, which a model with 17 of them at 64×64 (Table 3 64x64x3) pays 0.8 GB for; up to
+    /// 256→256 the weights stay under 10 MB per layer.
+    public static let winogradMaximumChannelProduct = 256 * 256
 
     /// This kernel's algorithm; may be changed until the first call.
     public var algorithm: Algorithm = ConvolutionKernel.defaultAlgorithm
@@ -165,8 +170,11 @@ public final class ConvolutionKernel: @unchecked Sendable {
     func usesWinograd(outputPixels pixels: Int) -> Bool {
         algorithm == .winograd && precision == .fp32 && kind == .convolution && kernelSize == (3, 3) && stride == (1, 1)
             && pixels >= ConvolutionKernel.winogradMinimumPixels
+            && inChannels * outChannels <= ConvolutionKernel.winogradMaximumChannelProduct
     }
 
+    /// VQRT_TRACE_CONV=1: one line on stderr per plan made (shape, implementation, scratchpad).
+    static let tracePlans = ProcessInfo.processInfo.environment["VQRT_TRACE_CONV"] != nil
     private static let implementationsLock = NSLock()
     nonisolated(unsafe) private static var implementations: Set<String> = []
 
@@ -372,6 +380,10 @@ public final class ConvolutionKernel: @unchecked Sendable {
         }
         let weights = try weightVariant(for: wantW)
         ConvolutionKernel.recordImplementation(prim.implementation)
+        if ConvolutionKernel.tracePlans {
+            let line = "conv plan \(inputShape) \(inChannels)->\(outChannels): \(prim.implementation), scratchpad \(prim.scratchBytes >> 20) MB\n"
+            FileHandle.standardError.write(Data(line.utf8))
+        }
         let p = Plan(primitive: prim, srcMD: srcMD, srcLayout: srcLayout, srcReorder: srcReorder, inputMD: inputMD, dstMD: dstMD,
                      outShape: outShape, outLayout: outLayout, dstReorder: dstReorder, weights: weights)
         // Inputs of ever new sizes would grow the cache without bound; keep the most recent few dozen.

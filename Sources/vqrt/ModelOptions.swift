@@ -20,7 +20,7 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Preprocessing preset (default: the family's; \(Preset.names.joined(separator: ", ")), optionally @SIZE).")
     var preprocess: String?
 
-    @Option(help: "3x3 convolutions: winograd (default; Winograd F(4x4,3x3) on layers of 64x64 pixels and more, ~2x faster there, error within the faithfulness tolerance) or direct (PyTorch's own algorithm).")
+    @Option(help: "3x3 convolutions: winograd (default; oneDNN's Winograd on layers of 64x64 pixels and more with up to 256 channels, ~1.5-2x faster there, error within the faithfulness tolerance) or direct (PyTorch's own algorithm).")
     var convAlgorithm: String = ConvolutionKernel.Algorithm.winograd.rawValue
 
     @Option(help: ArgumentHelp(Precision.optionHelp))
