@@ -71,14 +71,10 @@ extension Checkpoint {
         }
         for p in ["first_stage_model.", "module."] where !names.isEmpty && names.allSatisfy({ $0.hasPrefix(p) }) {
             prefix = (prefix ?? "") + p
+            // Only the kept names carry over (the first-stage filter above dropped the rest).
             var renamed: [String: TensorRef] = [:]
             names = names.map { n in let s = String(n.dropFirst(p.count)); renamed[s] = tensors[n]; return s }
             tensors = renamed
-        }
-        if prefix != nil {
-            var kept: [String: TensorRef] = [:]
-            for n in names { kept[n] = tensors[n] }
-            tensors = kept
         }
         // Training-only weights (discriminator, LPIPS) never take part in inference.
         let loss = names.filter { $0.hasPrefix("loss.") }

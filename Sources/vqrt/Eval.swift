@@ -98,7 +98,7 @@ struct Eval: ParsableCommand {
             }
             if state.meta.processed == 0 { try state.write(to: partialPath) }
             if count == 1 {
-                try EvalReport.write(state, to: report, quiet: quiet)
+                try EvalReport.write(state, to: report, quiet: quiet, model: loaded.model)
             } else if !quiet {
                 Console.info("shard \(index)/\(count) done (\(end - start) images): \(partialPath)")
                 Console.info("when every shard is done: vqrt merge \(report)/partial-*-of-\(count).npz --report \(report)")

@@ -11,7 +11,8 @@ import Tensor
 import TorchFormats
 
 enum EvalReport {
-    static func write(_ s: EvalState, to dir: String, quiet: Bool) throws {
+    /// `model`: the model the run used, if this process still holds it (a single run); `merge` loads it again.
+    static func write(_ s: EvalState, to dir: String, quiet: Bool, model: VQModel? = nil) throws {
         let m = s.meta
         let fid = try FrechetDistance.compute(try s.originals.statistics(), try s.reconstructions.statistics())
         let isScore = try? s.inceptionScore.result()
@@ -60,7 +61,7 @@ enum EvalReport {
         md += String(format: "Throughput: %.2f images/s over %.1f s of compute. vqrt %@.\n", m.seconds > 0 ? Double(m.processed) / m.seconds : 0, m.seconds, m.vqrtVersion)
         try atomicWrite(md, (dir as NSString).appendingPathComponent("report.md"))
         do {
-            try picture(s, dir: dir)
+            try picture(s, dir: dir, model: model)
         } catch {
             Console.warning("picture not written: \(error)")
         }
@@ -70,7 +71,7 @@ enum EvalReport {
     }
 
     /// Originals over reconstructions for the 3 worst, 3 best and 3 random images (recomputed: cheap for nine).
-    static func picture(_ s: EvalState, dir: String) throws {
+    static func picture(_ s: EvalState, dir: String, model: VQModel?) throws {
         let m = s.meta
         let order = s.perImagePSNR.indices.sorted { s.perImagePSNR[$0] < s.perImagePSNR[$1] }
         var chosen = Array(order.prefix(3)) + Array(order.suffix(3).reversed())
@@ -82,16 +83,21 @@ enum EvalReport {
         }
         var seen = Set<Int>()
         chosen = chosen.filter { seen.insert($0).inserted }
-        // The same arithmetic as the run (merge runs in a fresh process).
-        ConvolutionKernel.defaultAlgorithm = m.convAlgorithm.flatMap(ConvolutionKernel.Algorithm.init(rawValue:)) ?? .direct
-        Precision.setDefault(m.precision.flatMap(Precision.init(rawValue:)) ?? .fp32)
-        let loaded = try ModelLoader.load(path: m.checkpoint, family: ModelFamily(rawValue: m.family), configPath: m.config)
+        let vq: VQModel
+        if let model {
+            vq = model
+        } else {
+            // The same arithmetic as the run (merge runs in a fresh process).
+            ConvolutionKernel.defaultAlgorithm = m.convAlgorithm.flatMap(ConvolutionKernel.Algorithm.init(rawValue:)) ?? .direct
+            Precision.setDefault(m.precision.flatMap(Precision.init(rawValue:)) ?? .fp32)
+            vq = try ModelLoader.load(path: m.checkpoint, family: ModelFamily(rawValue: m.family), configPath: m.config).model
+        }
         guard let preset = Preset.named(m.preset) else { throw CLIError("unknown preset \(m.preset)") }
         let files = chosen.map { s.files[$0] }
         let batch = BatchLoader.load(paths: files, preset: preset, keepOriginals: true)
         guard batch.failures.isEmpty, let originals = batch.originals else { throw CLIError("the images are no longer readable") }
         let x = try Tensor(shape: [batch.count, 3, batch.height, batch.width], values: batch.tensor)
-        let (_, y) = try loaded.model.reconstruct(x)
+        let (_, y) = try vq.reconstruct(x)
         let out = y.plain().toArray()
         let h = y.shape[2], w = y.shape[3], plane = 3 * h * w
         let recons = try (0..<batch.count).map { try preset.pixels(chw: Array(out[($0 * plane)..<(($0 + 1) * plane)]), width: w, height: h) }
