@@ -30,7 +30,7 @@ struct Encode: ParsableCommand {
             let preset = try model.preset(for: loaded.model)
             let progress = Progress(total: paths.count, label: "encode", quiet: options.quiet)
             var allCodes: [Int64] = [], codeShape: [Int] = []
-            var allLatents: [Float] = [], latentShape: [Int] = []
+            let latentOutput = StreamedArray(latents)
             var skipped = 0
             for start in stride(from: 0, to: paths.count, by: options.batchSize) {
                 let range = start..<min(start + options.batchSize, paths.count)
@@ -41,14 +41,14 @@ struct Encode: ParsableCommand {
                     let e = try loaded.model.encode(x)
                     allCodes += e.codes.map(Int64.init)
                     codeShape = e.codeShape
-                    if latents != nil { allLatents += e.latents.plain().toArray(); latentShape = e.latents.shape }
+                    if latents != nil { try latentOutput.append(e.latents.plain().toArray(), shape: e.latents.shape) }
                 }
                 progress.advance(by: range.count)
             }
             guard !codeShape.isEmpty else { throw CLIError("no image could be encoded") }
             let n = allCodes.count / (codeShape[1] * codeShape[2])
             try NPY.write(int64s: allCodes, shape: [n] + codeShape.dropFirst(), to: codes)
-            if let latents { try NPY.write(floats: allLatents, shape: [n] + latentShape.dropFirst(), to: latents) }
+            try latentOutput.finish()
             if !options.quiet { Console.info("encoded \(n) image(s) to \(codes)" + (skipped > 0 ? " (\(skipped) skipped)" : "")) }
         }
     }
@@ -82,7 +82,7 @@ struct Decode: ParsableCommand {
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
             let n = array.shape[0], per = array.shape[1] * array.shape[2]
             let progress = Progress(total: n, label: "decode", quiet: options.quiet)
-            var rawValues: [Float] = [], rawShape: [Int] = []
+            let rawOutput = StreamedArray(raw)
             for start in stride(from: 0, to: n, by: options.batchSize) {
                 let count = min(options.batchSize, n - start)
                 let slice = values[(start * per)..<((start + count) * per)].map { v -> Int in
@@ -95,10 +95,10 @@ struct Decode: ParsableCommand {
                     let img = try preset.pixels(chw: Array(out[(k * plane)..<((k + 1) * plane)]), width: w, height: h)
                     try writePNG(img, (output as NSString).appendingPathComponent(String(format: "%06d.png", start + k)))
                 }
-                if raw != nil { rawValues += out; rawShape = [n, 3, h, w] }
+                try rawOutput.append(out, shape: [count, 3, h, w])
                 progress.advance(by: count)
             }
-            if let raw { try NPY.write(floats: rawValues, shape: rawShape, to: raw) }
+            try rawOutput.finish()
             if !options.quiet { Console.info("decoded \(n) image(s) into \(output)") }
         }
     }

@@ -39,7 +39,7 @@ struct Reconstruct: ParsableCommand {
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             }
             let progress = Progress(total: paths.count, label: "reconstruct", quiet: options.quiet)
-            var rawValues: [Float] = [], rawShape: [Int] = []
+            let rawOutput = StreamedArray(raw)
             var skipped = 0, written = 0
             for start in stride(from: 0, to: paths.count, by: options.batchSize) {
                 let range = start..<min(start + options.batchSize, paths.count)
@@ -58,14 +58,11 @@ struct Reconstruct: ParsableCommand {
                         if let originals, let o = batch.originals?[k] { try writePNG(o, (originals as NSString).appendingPathComponent(name)) }
                         written += 1
                     }
-                    if raw != nil { rawValues += out; rawShape = [0, 3, h, w] }
+                    try rawOutput.append(out, shape: [batch.count, 3, h, w])
                 }
                 progress.advance(by: range.count)
             }
-            if let raw, !rawShape.isEmpty {
-                rawShape[0] = rawValues.count / (rawShape[1] * rawShape[2] * rawShape[3])
-                try NPY.write(floats: rawValues, shape: rawShape, to: raw)
-            }
+            try rawOutput.finish()
             if !options.quiet {
                 Console.info(String(format: "reconstructed %d image(s) into %@%@ in %.2f s (%.2f img/s)", written, output,
                                     skipped > 0 ? " (\(skipped) skipped)" : "", progress.elapsed, Double(written) / max(progress.elapsed, 1e-9)))
