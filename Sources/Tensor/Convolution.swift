@@ -152,7 +152,8 @@ public final class ConvolutionKernel: @unchecked Sendable {
     /// Largest in × out channel product that uses Winograd: oneDNN stores F(4×4, 3×3) weights 4× larger (6×6 tiles),
     /// 38 MB per 512→512 layer, which a model with 17 of them at 64×64 (Table 3 64x64x3) pays 0.8 GB for; up to
     /// 256→256 the weights stay under 10 MB per layer.
-    public static let winogradMaximumChannelProduct = 256 * 256
+    nonisolated(unsafe) public static var winogradMaximumChannelProduct =
+        ProcessInfo.processInfo.environment["VQRT_WINOGRAD_MAX_CHANNEL_PRODUCT"].flatMap(Int.init) ?? 256 * 256
 
     /// This kernel's algorithm; may be changed until the first call.
     public var algorithm: Algorithm = ConvolutionKernel.defaultAlgorithm
