@@ -65,7 +65,7 @@ struct Eval: ParsableCommand {
                                 checkpointBytes: loaded.checkpoint.fileSize, config: model.config.map(absolute),
                                 family: loaded.model.family.rawValue,
                                 preset: preset.tensorSize.map { "\(preset.name)@\($0.height)" } ?? preset.name,
-                                convAlgorithm: model.convAlgorithm, precision: model.precision,
+                                convAlgorithm: model.effectiveConvAlgorithm, precision: model.precision,
                                 modelSummary: loaded.model.summary.map { [$0.0, $0.1] },
                                 codebookSize: loaded.model.codebookSize, inception: absolute(inception.path),
                                 inceptionSHA256: try? InceptionWeights.sha256(path: inception.path),

@@ -41,6 +41,11 @@ struct ModelOptions: ParsableArguments {
         return try ModelLoader.load(path: checkpoint, family: forced, configPath: config)
     }
 
+    /// The algorithm the 3x3 convolutions really use: bf16 kernels are always direct (oneDNN has no bf16 Winograd).
+    var effectiveConvAlgorithm: String {
+        precision == Precision.bf16.rawValue ? ConvolutionKernel.Algorithm.direct.rawValue : convAlgorithm
+    }
+
     func preset(for model: VQModel) throws -> Preset {
         guard let preprocess else { return model.preset }
         guard let p = Preset.named(preprocess) else { throw ValidationError("unknown preset '\(preprocess)'") }
