@@ -39,17 +39,26 @@ extension Tensor {
         let out = Tensor(uninitialized: [b, n, h * d])
         if b == 0 || n == 0 || h * d == 0 { return out }
         if m == 0 { out.pointer.update(repeating: .nan, count: out.count); return out }   // softmax over nothing
-        let scores = TensorStorage(uninitialized: b * h * n * m)
-        // scores[b, h, i, j] = Σ_d q[b, i, h·D + d] k[b, j, h·D + d]
-        try stridedMatmul(MatrixView(pointer: q.0, dims: [b, h, n, d], strides: [n * q.1, d, q.1, 1]),
-                          MatrixView(pointer: k.0, dims: [b, h, d, m], strides: [m * k.1, d, 1, k.1]),
-                          into: .dense(scores.pointer, [b, h, n, m]), alpha: scale, precision: precision)
-        Profiler.measure("softmax") { softmaxRows(scores.pointer, scores.pointer, rows: b * h * n, length: m) }
-        // out[b, i, h·D + d] = Σ_j scores[b, h, i, j] v[b, j, h·D + d]: written straight into 'b n (h d)'.
-        try stridedMatmul(.dense(scores.pointer, [b, h, n, m]),
-                          MatrixView(pointer: v.0, dims: [b, h, m, d], strides: [m * v.1, d, v.1, 1]),
-                          into: MatrixView(pointer: out.pointer, dims: [b, h, n, d], strides: [n * h * d, d, h * d, 1]),
-                          alpha: 1, precision: precision)
+        // The scores of a whole batch (b·h·n·m floats: 256 MB for ViT-small at batch 8) are written, softmaxed and
+        // read back from memory; one image's (32 MB) stays in the last-level cache between the three passes, so
+        // larger batches go image by image.
+        let imagesPerPass = b * h * n * m <= ConvolutionKernel.attentionScoresBudgetFloats ? b : 1
+        let scores = TensorStorage(uninitialized: imagesPerPass * h * n * m)
+        for first in stride(from: 0, to: b, by: imagesPerPass) {
+            let qi = q.0 + first * n * q.1, ki = k.0 + first * m * k.1, vi = v.0 + first * m * v.1
+            let oi = out.pointer + first * n * h * d
+            let bb = imagesPerPass
+            // scores[b, h, i, j] = Σ_d q[b, i, h·D + d] k[b, j, h·D + d]
+            try stridedMatmul(MatrixView(pointer: qi, dims: [bb, h, n, d], strides: [n * q.1, d, q.1, 1]),
+                              MatrixView(pointer: ki, dims: [bb, h, d, m], strides: [m * k.1, d, 1, k.1]),
+                              into: .dense(scores.pointer, [bb, h, n, m]), alpha: scale, precision: precision)
+            Profiler.measure("softmax") { softmaxRows(scores.pointer, scores.pointer, rows: bb * h * n, length: m) }
+            // out[b, i, h·D + d] = Σ_j scores[b, h, i, j] v[b, j, h·D + d]: written straight into 'b n (h d)'.
+            try stridedMatmul(.dense(scores.pointer, [bb, h, n, m]),
+                              MatrixView(pointer: vi, dims: [bb, h, m, d], strides: [m * v.1, d, v.1, 1]),
+                              into: MatrixView(pointer: oi, dims: [bb, h, n, d], strides: [n * h * d, d, h * d, 1]),
+                              alpha: 1, precision: precision)
+        }
         return out
     }
 }

@@ -144,6 +144,10 @@ public final class ConvolutionKernel: @unchecked Sendable {
     nonisolated(unsafe) public static var defaultAlgorithm: Algorithm =
         ProcessInfo.processInfo.environment["VQRT_CONV_ALGORITHM"].flatMap(Algorithm.init(rawValue:)) ?? .direct
 
+    /// Attention scores (floats) above which a batch's attention runs image by image (Attention.swift): 64 MB.
+    nonisolated(unsafe) public static var attentionScoresBudgetFloats =
+        ProcessInfo.processInfo.environment["VQRT_ATTENTION_SCORES_BUDGET"].flatMap(Int.init) ?? 16 << 20
+
     /// Scratchpad above which a batch runs image by image (see `callAsFunction`).
     nonisolated(unsafe) public static var scratchpadBudgetBytes = 64 << 20
 
@@ -360,10 +364,21 @@ public final class ConvolutionKernel: @unchecked Sendable {
         var dst = try DNNL.md(outShape, dnnl_format_tag_any)
         let attr = try DNNL.attr(sum: key.sum)
         defer { dnnl_primitive_attr_destroy(attr) }
-        let prim = try withOpDesc(src: &src, weights: &wmd, bias: &bmd, dst: &dst, shapes: "\(inputShape) -> \(outShape)",
-                                  winograd: usesWinograd(outputPixels: outShape[2] * outShape[3])) {
-            try DNNLPrimitive(opDesc: $0, attr: attr, what: kind == .convolution ? "convolution" : "transposed convolution",
-                              prefer: ConvolutionKernel.preferredImplementations)
+        let winograd = usesWinograd(outputPixels: outShape[2] * outShape[3])
+        // Kernels of the same geometry (a decoder has up to 17 identical 3×3 convolutions) share one primitive:
+        // weights, bias and data are arguments of each execution, and making a primitive (choosing among
+        // oneDNN's implementations, generating its code) is a good part of the time to the first result.
+        let shared = SharedPrimitiveKey(kind: kind == .convolution ? 0 : 1, input: inputShape, output: outShape,
+                                        kernel: [kernelSize.h, kernelSize.w, stride.h, stride.w, padding.top,
+                                                 padding.left, padding.bottom, padding.right],
+                                        bias: bias != nil, sum: key.sum, winograd: winograd,
+                                        precision: key.precision, threads: Threading.threads)
+        let prim = try ConvolutionKernel.sharedPrimitive(shared) {
+            try withOpDesc(src: &src, weights: &wmd, bias: &bmd, dst: &dst, shapes: "\(inputShape) -> \(outShape)",
+                           winograd: winograd) {
+                try DNNLPrimitive(opDesc: $0, attr: attr, what: kind == .convolution ? "convolution" : "transposed convolution",
+                                  prefer: ConvolutionKernel.preferredImplementations)
+            }
         }
         guard let srcMD = prim.md(dnnl_query_src_md), let dstMD = prim.md(dnnl_query_dst_md),
               let wantW = prim.md(dnnl_query_weights_md) else {
@@ -390,6 +405,28 @@ public final class ConvolutionKernel: @unchecked Sendable {
         // Inputs of ever new sizes would grow the cache without bound; keep the most recent few dozen.
         if plans.count >= 32 { plans = [:] }
         plans[key] = p
+        return p
+    }
+
+    private struct SharedPrimitiveKey: Hashable {
+        let kind: Int
+        let input: [Int], output: [Int], kernel: [Int]
+        let bias: Bool, sum: Bool, winograd: Bool
+        let precision: Precision
+        let threads: Int
+    }
+    private static let sharedLock = NSLock()
+    nonisolated(unsafe) private static var sharedPrimitives: [SharedPrimitiveKey: DNNLPrimitive] = [:]
+
+    /// The primitive for `key`, made by `make` the first time (bounded: a long-running host feeding ever new
+    /// sizes starts over rather than growing without end).
+    private static func sharedPrimitive(_ key: SharedPrimitiveKey, _ make: () throws -> DNNLPrimitive) throws -> DNNLPrimitive {
+        sharedLock.lock()
+        defer { sharedLock.unlock() }
+        if let p = sharedPrimitives[key] { return p }
+        let p = try make()
+        if sharedPrimitives.count >= 512 { sharedPrimitives = [:] }
+        sharedPrimitives[key] = p
         return p
     }
 

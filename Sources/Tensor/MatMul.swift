@@ -311,16 +311,22 @@ extension Tensor {
         let out = Tensor(uninitialized: [b, c, qkv.shape[2], qkv.shape[3]], layout: .nhwc)
         if b == 0 || hw == 0 || c == 0 { return out }
         let base = qkv.pointer, rowStride = 3 * c, batchStride = hw * 3 * c
-        let scores = TensorStorage(uninitialized: b * hw * hw)
-        // scores[b, i, j] = Σ_c q[b, i, c] k[b, j, c]
-        try stridedMatmul(MatrixView(pointer: base, dims: [b, hw, c], strides: [batchStride, rowStride, 1]),
-                          MatrixView(pointer: base + c, dims: [b, c, hw], strides: [batchStride, 1, rowStride]),
-                          into: .dense(scores.pointer, [b, hw, hw]), alpha: scale, precision: precision)
-        Profiler.measure("softmax") { softmaxRows(scores.pointer, scores.pointer, rows: b * hw, length: hw) }
-        // out[b, i, c] = Σ_j scores[b, i, j] v[b, j, c]
-        try stridedMatmul(MatrixView(pointer: scores.pointer, dims: [b, hw, hw], strides: [hw * hw, hw, 1]),
-                          MatrixView(pointer: base + 2 * c, dims: [b, hw, c], strides: [batchStride, rowStride, 1]),
-                          into: .dense(out.pointer, [b, hw, c]), alpha: 1, precision: precision)
+        // As in multi-head attention: batches whose scores exceed the budget go image by image, so that each
+        // image's scores stay in the last-level cache between the matmul, the softmax and the second matmul.
+        let imagesPerPass = b * hw * hw <= ConvolutionKernel.attentionScoresBudgetFloats ? b : 1
+        let scores = TensorStorage(uninitialized: imagesPerPass * hw * hw)
+        for first in stride(from: 0, to: b, by: imagesPerPass) {
+            let bb = imagesPerPass, image = base + first * batchStride
+            // scores[b, i, j] = Σ_c q[b, i, c] k[b, j, c]
+            try stridedMatmul(MatrixView(pointer: image, dims: [bb, hw, c], strides: [batchStride, rowStride, 1]),
+                              MatrixView(pointer: image + c, dims: [bb, c, hw], strides: [batchStride, 1, rowStride]),
+                              into: .dense(scores.pointer, [bb, hw, hw]), alpha: scale, precision: precision)
+            Profiler.measure("softmax") { softmaxRows(scores.pointer, scores.pointer, rows: bb * hw, length: hw) }
+            // out[b, i, c] = Σ_j scores[b, i, j] v[b, j, c]
+            try stridedMatmul(MatrixView(pointer: scores.pointer, dims: [bb, hw, hw], strides: [hw * hw, hw, 1]),
+                              MatrixView(pointer: image + 2 * c, dims: [bb, hw, c], strides: [batchStride, rowStride, 1]),
+                              into: .dense(out.pointer + first * hw * c, [bb, hw, c]), alpha: 1, precision: precision)
+        }
         return out
     }
 }
