@@ -75,7 +75,7 @@ struct RunOptions: ParsableArguments {
 }
 
 extension Precision {
-    static let optionHelp = "Convolutions, linear layers and attention matmuls: fp32 (default) or bf16 (bfloat16 inputs and weights, float32 accumulation, like PyTorch's CPU autocast; ~97% of codes and the PSNR to 0.01 dB as fp32). Faster only where the CPU's bfloat16 dot products outrun its float32 FMAs (AMX); with AVX512-BF16 alone it is about 2x slower. The codebook search, normalisations and the Inception network stay float32."
+    static let optionHelp = "Convolutions, linear layers and attention matmuls: fp32 (default) or bf16 (bfloat16 inputs and weights, float32 accumulation, like PyTorch's CPU autocast; ~97% of codes and the PSNR to 0.01 dB as fp32). Faster only where the CPU's bfloat16 dot products outrun its float32 FMAs (AMX); with AVX512-BF16 alone it measured 1.5-2.6x slower than fp32. The codebook search, normalisations and the Inception network stay float32."
 
     static func parse(_ s: String) throws -> Precision {
         guard let p = Precision(rawValue: s) else { throw ValidationError("unknown --precision '\(s)' (fp32, bf16)") }
