@@ -34,21 +34,22 @@ enum LinearAlgebra {
     /// faster than 'U'); the band width is ours (`bandWidth`); and the bulge chasing and dsterf, which are serial,
     /// run with OpenBLAS on one thread: with more, every one of their thousands of tiny dsymv calls wakes the
     /// thread pool and the idle workers spin, which made that stage ~2× slower (0.27 s instead of 0.14 s).
-    /// Falls back to dsyevd_2stage / dsyevd where the stage routines are not exported.
-    static func symmetricEigenvaluesLower(_ m: inout [Double], n: Int) throws -> [Double] {
+    /// `alongside` runs on a second thread during that serial stage (0.2 s of one core), with one OpenBLAS thread
+    /// (after it when OpenBLAS is limited to one thread); its result is returned. Falls back to dsyevd_2stage / dsyevd where the stage routines are not exported.
+    static func symmetricEigenvaluesLower<S>(_ m: inout [Double], n: Int, alongside: () -> S) throws -> ([Double], S) {
         precondition(m.count == n * n)
         _ = OpenBLASKernels.ensured
-        if n == 0 { return [] }
         guard n > bandWidth + 1, let stages = TwoStage.routines else {
-            if let w = try? run(m, n: n, vectors: false, twoStage: true, uplo: "L") { return w.values }
-            return try run(m, n: n, vectors: false, twoStage: false, uplo: "L").values
+            let side = alongside()
+            if n == 0 { return ([], side) }
+            if let w = try? run(m, n: n, vectors: false, twoStage: true, uplo: "L") { return (w.values, side) }
+            return (try run(m, n: n, vectors: false, twoStage: false, uplo: "L").values, side)
         }
         var nn = Int32(n), kd = Int32(bandWidth), ldab = Int32(bandWidth + 1), info: Int32 = 0
         var ab = [Double](repeating: 0, count: (bandWidth + 1) * n)
         var tau = [Double](repeating: 0, count: n)
-        var d = [Double](repeating: 0, count: n), e = [Double](repeating: 0, count: n)
-        var query = 0.0, query2 = 0.0, lwork: Int32 = -1, lhous: Int32 = -1
-        let lower: CChar = char("L"), yes: CChar = char("Y"), no: CChar = char("N")
+        var query = 0.0, lwork: Int32 = -1
+        let lower: CChar = char("L")
         // Stage 1: full → band (level-3 BLAS: OpenBLAS's threads help).
         try withUnsafePointer(to: lower) { up in
             stages.sy2sb(up, &nn, &kd, &m, &nn, &ab, &ldab, &tau, &query, &lwork, &info, 1)
@@ -58,25 +59,51 @@ enum LinearAlgebra {
             stages.sy2sb(up, &nn, &kd, &m, &nn, &ab, &ldab, &tau, &work, &lwork, &info, 1)
             guard info == 0 else { throw MetricsError.lapack("dsytrd_sy2sb: bad argument \(-info)") }
         }
-        // Stage 2 and the tridiagonal QR: serial code, one OpenBLAS thread.
-        try withOpenBLASThreads(1) {
-            try withUnsafePointer(to: yes) { yp in
-                try withUnsafePointer(to: no) { np in
-                    try withUnsafePointer(to: lower) { up in
-                        lwork = -1
-                        stages.sb2st(yp, np, up, &nn, &kd, &ab, &ldab, &d, &e, &query, &lhous, &query2, &lwork, &info, 1, 1, 1)
-                        guard info == 0 else { throw MetricsError.lapack("dsytrd_sb2st: workspace query failed (\(info))") }
-                        lhous = Int32(max(1, query.rounded(.up)))
-                        lwork = Int32(max(1, query2.rounded(.up)))
-                        var hous = [Double](repeating: 0, count: Int(lhous))
-                        var work = [Double](repeating: 0, count: Int(lwork))
-                        stages.sb2st(yp, np, up, &nn, &kd, &ab, &ldab, &d, &e, &hous, &lhous, &work, &lwork, &info, 1, 1, 1)
-                        guard info == 0 else { throw MetricsError.lapack("dsytrd_sb2st: bad argument \(-info)") }
-                    }
+        // Stage 2 and the tridiagonal QR: serial code, one OpenBLAS thread; `alongside` on the other core (if the
+        // thread count allows two).
+        let band = ab
+        if openblas_get_num_threads() < 2 {
+            return (try bandEigenvalues(band, n: n, stages: stages), alongside())
+        }
+        let (first, second) = withOpenBLASThreads(1) {
+            concurrentPair { i -> SerialStageOutcome<S> in
+                i == 0 ? .values(Result { try bandEigenvalues(band, n: n, stages: stages) }) : .side(alongside())
+            }
+        }
+        guard case .values(let values) = first, case .side(let side) = second else {
+            preconditionFailure("concurrentPair: results out of order")
+        }
+        return (try values.get(), side)
+    }
+
+    private enum SerialStageOutcome<S> {
+        case values(Result<[Double], any Error>)
+        case side(S)
+    }
+
+    /// Eigenvalues (ascending) of the band matrix from dsytrd_sy2sb (lower, band width `bandWidth`): dsytrd_sb2st
+    /// (bulge chasing to tridiagonal), then dsterf.
+    private static func bandEigenvalues(_ band: [Double], n: Int, stages: TwoStage.Routines) throws -> [Double] {
+        var ab = band
+        var nn = Int32(n), kd = Int32(bandWidth), ldab = Int32(bandWidth + 1), info: Int32 = 0
+        var d = [Double](repeating: 0, count: n), e = [Double](repeating: 0, count: n)
+        var query = 0.0, query2 = 0.0, lwork: Int32 = -1, lhous: Int32 = -1
+        let lower: CChar = char("L"), yes: CChar = char("Y"), no: CChar = char("N")
+        try withUnsafePointer(to: yes) { yp in
+            try withUnsafePointer(to: no) { np in
+                try withUnsafePointer(to: lower) { up in
+                    stages.sb2st(yp, np, up, &nn, &kd, &ab, &ldab, &d, &e, &query, &lhous, &query2, &lwork, &info, 1, 1, 1)
+                    guard info == 0 else { throw MetricsError.lapack("dsytrd_sb2st: workspace query failed (\(info))") }
+                    lhous = Int32(max(1, query.rounded(.up)))
+                    lwork = Int32(max(1, query2.rounded(.up)))
+                    var hous = [Double](repeating: 0, count: Int(lhous))
+                    var work = [Double](repeating: 0, count: Int(lwork))
+                    stages.sb2st(yp, np, up, &nn, &kd, &ab, &ldab, &d, &e, &hous, &lhous, &work, &lwork, &info, 1, 1, 1)
+                    guard info == 0 else { throw MetricsError.lapack("dsytrd_sb2st: bad argument \(-info)") }
                 }
             }
-            info = LAPACKE_dsterf_work(nn, &d, &e)
         }
+        info = LAPACKE_dsterf_work(nn, &d, &e)
         guard info == 0 else {
             throw MetricsError.lapack(info < 0 ? "dsterf: bad argument \(-info)" : "dsterf did not converge (\(info) off-diagonal elements)")
         }
@@ -112,33 +139,41 @@ enum LinearAlgebra {
     /// column j of the lower triangle is L1[j:, j:]ᵀ·W[j:, block j], again dtrmm, in place (n³/3 in all rather than
     /// the n³ of a second full product). 4n³/3 instead of the 2n³ of L1ᵀ·(S2·L1) in full, and M comes out exactly
     /// symmetric (nothing to symmetrise). `l1`: the lower factor from `cholesky` (dtrmm reads only its lower
-    /// triangle); `work`: any n×n buffer, overwritten (the second factor's, which is no longer needed).
-    static func congruenceEigenvalues(_ s2: [Double], lower l1: [Double], work: inout [Double], n: Int) throws -> [Double] {
-        precondition(s2.count == n * n && l1.count == n * n && work.count == n * n)
+    /// triangle). `alongside` runs during the eigen-solve's serial stage (see `symmetricEigenvaluesLower`).
+    static func congruenceEigenvalues<S>(_ s2: [Double], lower l1: [Double], n: Int,
+                                         alongside: () -> S) throws -> ([Double], S) {
+        precondition(s2.count == n * n && l1.count == n * n)
         _ = OpenBLASKernels.ensured
         let nb = 256
+        var work = [Double](unsafeUninitializedCapacity: n * n) { buffer, count in
+            s2.withUnsafeBufferPointer { if let from = $0.baseAddress { buffer.baseAddress?.update(from: from, count: n * n) } }
+            count = n * n
+        }
         work.withUnsafeMutableBufferPointer { wp in
-            s2.withUnsafeBufferPointer { sp in
-                l1.withUnsafeBufferPointer { lp in
-                    guard let w = wp.baseAddress, let s = sp.baseAddress, let l = lp.baseAddress else { return }
-                    w.update(from: s, count: n * n)
-                    // W := S2·L1.
-                    cblas_dtrmm(CblasColMajor, CblasRight, CblasLower, CblasNoTrans, CblasNonUnit, blasint(n), blasint(n),
-                                1, l, blasint(n), w, blasint(n))
-                    // Lower triangle of M = L1ᵀ·W, block column by block column: M[i, c] = Σ_{k ≥ i} L1[k, i]·W[k, c],
-                    // so rows j..<n of block column j are L1[j:, j:]ᵀ·W[j:, j..<j+nb], computed over W's own rows
-                    // (no later block column needs them); the rows above block j are the upper triangle.
-                    var j = 0
-                    while j < n {
-                        let cols = min(nb, n - j), rows = n - j
-                        cblas_dtrmm(CblasColMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, blasint(rows),
-                                    blasint(cols), 1, l + j + j * n, blasint(n), w + j + j * n, blasint(n))
-                        j += nb
-                    }
+            l1.withUnsafeBufferPointer { lp in
+                guard let w = wp.baseAddress, let l = lp.baseAddress else { return }
+                // W := S2·L1.
+                cblas_dtrmm(CblasColMajor, CblasRight, CblasLower, CblasNoTrans, CblasNonUnit, blasint(n), blasint(n),
+                            1, l, blasint(n), w, blasint(n))
+                // Lower triangle of M = L1ᵀ·W, block column by block column: M[i, c] = Σ_{k ≥ i} L1[k, i]·W[k, c],
+                // so rows j..<n of block column j are L1[j:, j:]ᵀ·W[j:, j..<j+nb], computed over W's own rows
+                // (no later block column needs them); the rows above block j are the upper triangle.
+                var j = 0
+                while j < n {
+                    let cols = min(nb, n - j), rows = n - j
+                    cblas_dtrmm(CblasColMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, blasint(rows),
+                                blasint(cols), 1, l + j + j * n, blasint(n), w + j + j * n, blasint(n))
+                    j += nb
                 }
             }
         }
-        return try symmetricEigenvaluesLower(&work, n: n)
+        return try symmetricEigenvaluesLower(&work, n: n, alongside: alongside)
+    }
+
+    /// Whether every diagonal entry is positive (else the matrix is not positive definite).
+    static func positiveDiagonal(_ s: [Double], n: Int) -> Bool {
+        for i in 0..<n where !(s[i * n + i] > 0) { return false }
+        return true
     }
 
     /// Sets the strict upper triangle of a column-major n×n matrix to zero (dpotrf leaves it as it was).
@@ -149,45 +184,21 @@ enum LinearAlgebra {
         }
     }
 
-    /// Lower Cholesky factors of two matrices, computed at once on two threads when OpenBLAS may use two or more
-    /// (each factorisation then runs on one OpenBLAS thread: dpotrf's panels are serial, so two independent ones
-    /// keep both cores busier than one threaded after the other). nil where not wanted or not positive definite.
-    static func choleskyPair(_ s1: [Double], want1: Bool, _ s2: [Double], want2: Bool, n: Int) -> ([Double]?, [Double]?) {
-        _ = OpenBLASKernels.ensured
-        guard want1 && want2 && openblas_get_num_threads() >= 2 else {
-            return (want1 ? cholesky(s1, n: n) : nil, want2 ? cholesky(s2, n: n) : nil)
-        }
-        var l1 = s1, l2 = s2
-        var info1: Int32 = 0, info2: Int32 = 0
-        withOpenBLASThreads(1) {
-            l1.withUnsafeMutableBufferPointer { p1 in
-                l2.withUnsafeMutableBufferPointer { p2 in
-                    let jobs = FactorJobs(a: p1.baseAddress, b: p2.baseAddress, n: Int32(n))
-                    var infos = (Int32(0), Int32(0))
-                    withUnsafeMutablePointer(to: &infos) { ip in
-                        let results = UnsafeMutableRawPointer(ip).assumingMemoryBound(to: Int32.self)
-                        let out = SendablePointer(results)
-                        DispatchQueue.concurrentPerform(iterations: 2) { i in
-                            out.pointer[i] = LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, LinearAlgebra.char("L"), jobs.n,
-                                                                 i == 0 ? jobs.a : jobs.b, jobs.n)
-                        }
-                    }
-                    info1 = infos.0
-                    info2 = infos.1
-                }
-            }
-        }
-        return (info1 == 0 ? l1 : nil, info2 == 0 ? l2 : nil)
+    /// `body(0)` and `body(1)` run at once on two threads (Dispatch); both results.
+    static func concurrentPair<T>(_ body: (Int) -> T) -> (T, T) {
+        let slots = PairSlots<T>()
+        DispatchQueue.concurrentPerform(iterations: 2) { i in slots.set(i, body(i)) }
+        return slots.get()
     }
 
-    private struct FactorJobs: @unchecked Sendable {
-        let a: UnsafeMutablePointer<Double>?
-        let b: UnsafeMutablePointer<Double>?
-        let n: Int32
-    }
-    private struct SendablePointer: @unchecked Sendable {
-        let pointer: UnsafeMutablePointer<Int32>
-        init(_ p: UnsafeMutablePointer<Int32>) { pointer = p }
+    /// Two results, each slot written by one thread, read after both finished.
+    private final class PairSlots<T>: @unchecked Sendable {
+        private var first: T?, second: T?
+        func set(_ i: Int, _ value: T) { if i == 0 { first = value } else { second = value } }
+        func get() -> (T, T) {
+            guard let first, let second else { preconditionFailure("concurrentPair: a slot was not written") }
+            return (first, second)
+        }
     }
 
     /// Eigenvalues in ascending order and, with `vectors`, the orthonormal eigenvectors as the columns of a
@@ -225,7 +236,11 @@ enum LinearAlgebra {
     /// must not be read), or nil if S is not numerically positive definite (LAPACK dpotrf).
     static func cholesky(_ s: [Double], n: Int) -> [Double]? {
         _ = OpenBLASKernels.ensured
-        var l = s
+        // A fresh copy, written in one pass.
+        var l = [Double](unsafeUninitializedCapacity: s.count) { buffer, count in
+            s.withUnsafeBufferPointer { if let from = $0.baseAddress { buffer.baseAddress?.update(from: from, count: s.count) } }
+            count = s.count
+        }
         let info = l.withUnsafeMutableBufferPointer {
             // The _work variant skips LAPACKE's NaN scan: the statistics were checked finite.
             LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, char("L"), Int32(n), $0.baseAddress, Int32(n))

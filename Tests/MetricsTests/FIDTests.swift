@@ -74,6 +74,20 @@ final class FIDTests: XCTestCase {
         XCTAssertEqual(try FrechetDistance.compute(big, small).route, .eigen)
         XCTAssertEqual(try FrechetDistance.compute(small, big).route, .eigen)
         XCTAssertThrowsError(try FrechetDistance.compute(small, big, route: .cholesky))
+        // Statistics files carry no sample count: a singular S2 is then found by its Cholesky factorisation (run
+        // alongside the eigen-solve), and a feature of zero variance by the diagonal; both end on the factor route
+        // with the value the count-aware call finds.
+        let smallFile = try GaussianStatistics(mu: small.mu, sigma: small.sigma)
+        let viaCount = try FrechetDistance.compute(big, small), viaFile = try FrechetDistance.compute(big, smallFile)
+        XCTAssertEqual(viaFile.route, .eigen)
+        assertRelativelyEqual(viaFile.value, viaCount.value, rel: 1e-12, "A-C without a sample count")
+        var dead = big2.sigma
+        for i in 0..<2048 { dead[i * 2048 + 5] = 0; dead[5 * 2048 + i] = 0 }
+        let deadFeature = try GaussianStatistics(mu: big2.mu, sigma: dead)
+        let automatic = try FrechetDistance.compute(big, deadFeature)
+        XCTAssertEqual(automatic.route, .eigen)
+        assertRelativelyEqual(automatic.value, try FrechetDistance.compute(big, deadFeature, route: .eigen).value, rel: 1e-12,
+                              "A-B with a constant feature")
     }
 
     /// With fewer samples than dimensions the nonzero eigenvalues of S1·S2 are those of a small matrix built from the
