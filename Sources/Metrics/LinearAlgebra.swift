@@ -18,7 +18,7 @@ enum LinearAlgebra {
 
     /// Runs `body` with OpenBLAS limited to `threads` threads, then restores the previous count. OpenBLAS's thread
     /// count is process-wide: only call this while no other thread is inside OpenBLAS (vqrt makes no BLAS calls
-    /// outside this module, and the FID runs on one thread).
+    /// outside this module, whose calls from two threads at once all happen inside such a body).
     static func withOpenBLASThreads<T>(_ threads: Int32, _ body: () throws -> T) rethrows -> T {
         let saved = openblas_get_num_threads()
         if saved == threads { return try body() }
@@ -34,23 +34,31 @@ enum LinearAlgebra {
     /// faster than 'U'); the band width is ours (`bandWidth`); and the bulge chasing and dsterf, which are serial,
     /// run with OpenBLAS on one thread: with more, every one of their thousands of tiny dsymv calls wakes the
     /// thread pool and the idle workers spin, which made that stage ~2× slower (0.27 s instead of 0.14 s).
-    /// `alongside` runs on a second thread during that serial stage (0.2 s of one core), with one OpenBLAS thread
-    /// (after it when OpenBLAS is limited to one thread); its result is returned. Falls back to dsyevd_2stage / dsyevd where the stage routines are not exported.
-    static func symmetricEigenvaluesLower<S>(_ m: inout [Double], n: Int, alongside: () -> S) throws -> ([Double], S) {
+    /// Stage 1 is LAPACK's with OpenBLAS's current thread count, or with `split` our own transcription of it
+    /// (`bandReduceLowerSplit`). Falls back to dsyevd_2stage / dsyevd where the stage routines are not exported.
+    static func symmetricEigenvaluesLower(_ m: inout [Double], n: Int, split: Bool = false) throws -> [Double] {
         precondition(m.count == n * n)
         _ = OpenBLASKernels.ensured
+        if n == 0 { return [] }
         guard n > bandWidth + 1, let stages = TwoStage.routines else {
-            let side = alongside()
-            if n == 0 { return ([], side) }
-            if let w = try? run(m, n: n, vectors: false, twoStage: true, uplo: "L") { return (w.values, side) }
-            return (try run(m, n: n, vectors: false, twoStage: false, uplo: "L").values, side)
+            if let w = try? run(m, n: n, vectors: false, twoStage: true, uplo: "L") { return w.values }
+            return try run(m, n: n, vectors: false, twoStage: false, uplo: "L").values
         }
         var nn = Int32(n), kd = Int32(bandWidth), ldab = Int32(bandWidth + 1), info: Int32 = 0
         var ab = [Double](repeating: 0, count: (bandWidth + 1) * n)
         var tau = [Double](repeating: 0, count: n)
         var query = 0.0, lwork: Int32 = -1
         let lower: CChar = char("L")
-        // Stage 1: full → band (level-3 BLAS: OpenBLAS's threads help).
+        // Stage 1: full → band (level-3 BLAS).
+        if split {
+            try m.withUnsafeMutableBufferPointer { mp in
+                try ab.withUnsafeMutableBufferPointer { bp in
+                    guard let a = mp.baseAddress, let b = bp.baseAddress else { return }
+                    try bandReduceLowerSplit(a, n: n, kd: bandWidth, ab: b, ldab: bandWidth + 1)
+                }
+            }
+            return try withOpenBLASThreads(1) { try bandEigenvalues(&ab, n: n, stages: stages) }
+        }
         try withUnsafePointer(to: lower) { up in
             stages.sy2sb(up, &nn, &kd, &m, &nn, &ab, &ldab, &tau, &query, &lwork, &info, 1)
             guard info == 0 else { throw MetricsError.lapack("dsytrd_sy2sb: workspace query failed (\(info))") }
@@ -59,32 +67,134 @@ enum LinearAlgebra {
             stages.sy2sb(up, &nn, &kd, &m, &nn, &ab, &ldab, &tau, &work, &lwork, &info, 1)
             guard info == 0 else { throw MetricsError.lapack("dsytrd_sy2sb: bad argument \(-info)") }
         }
-        // Stage 2 and the tridiagonal QR: serial code, one OpenBLAS thread; `alongside` on the other core (if the
-        // thread count allows two).
-        let band = ab
-        if openblas_get_num_threads() < 2 {
-            return (try bandEigenvalues(band, n: n, stages: stages), alongside())
-        }
-        let (first, second) = withOpenBLASThreads(1) {
-            concurrentPair { i -> SerialStageOutcome<S> in
-                i == 0 ? .values(Result { try bandEigenvalues(band, n: n, stages: stages) }) : .side(alongside())
-            }
-        }
-        guard case .values(let values) = first, case .side(let side) = second else {
-            preconditionFailure("concurrentPair: results out of order")
-        }
-        return (try values.get(), side)
+        // Stage 2 and the tridiagonal QR: serial code, one OpenBLAS thread.
+        return try withOpenBLASThreads(1) { try bandEigenvalues(&ab, n: n, stages: stages) }
     }
 
-    private enum SerialStageOutcome<S> {
-        case values(Result<[Double], any Error>)
-        case side(S)
+    /// LAPACK's dsytrd_sy2sb (3.11) for the lower triangle, transcribed: the column-major n×n matrix `a` (lower
+    /// triangle) is reduced by orthogonal similarity to a band of width `kd`, written in lower band storage to `ab`
+    /// (ab[r + j·ldab] = A[j + r, j], r ≤ kd), as sb2st expects. For each panel of kd columns: QR of the part below
+    /// the band (dgeqrf), T of its reflectors (dlarft), S2 = V·T, W = A22·S2, W -= ½·V·(S2ᵀ·W), then
+    /// A22 -= V·Wᵀ + W·Vᵀ. The same operations as LAPACK's, except that the two large ones (W = A22·S2, 2·m²·kd
+    /// operations, and the rank-2kd update, as many) are each split into two halves of equal work on two threads
+    /// (one OpenBLAS thread each; see `congruenceEigenvalues` for why not OpenBLAS's own threads).
+    static func bandReduceLowerSplit(_ a: UnsafeMutablePointer<Double>, n: Int, kd: Int,
+                                     ab: UnsafeMutablePointer<Double>, ldab: Int) throws {
+        precondition(kd >= 1 && ldab >= kd + 1)
+        var t = [Double](repeating: 0, count: kd * kd)       // upper triangular; the lower part stays zero
+        var s1 = [Double](repeating: 0, count: kd * kd)
+        var s2 = [Double](repeating: 0, count: n * kd), w = [Double](repeating: 0, count: n * kd)
+        var tau = [Double](repeating: 0, count: n)
+        var query = 0.0
+        if n > kd {
+            let info = LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, Int32(n - kd), Int32(kd), a, Int32(n), &tau, &query, -1)
+            guard info == 0 else { throw MetricsError.lapack("dgeqrf: workspace query failed (\(info))") }
+        }
+        var work = [Double](repeating: 0, count: max(1, Int(query.rounded(.up))))
+        /// Columns j..<j+count of the band: A[j..<j+lk, j] → ab[0..<lk, j].
+        func copyBand(_ columns: Range<Int>) {
+            for j in columns { (ab + j * ldab).update(from: a + j + j * n, count: min(kd, n - 1 - j) + 1) }
+        }
+        try t.withUnsafeMutableBufferPointer { tp in
+            try s1.withUnsafeMutableBufferPointer { s1p in
+                try s2.withUnsafeMutableBufferPointer { s2p in
+                    try w.withUnsafeMutableBufferPointer { wp in
+                      try tau.withUnsafeMutableBufferPointer { taup in
+                        guard let t = tp.baseAddress, let s1 = s1p.baseAddress, let s2 = s2p.baseAddress,
+                              let w = wp.baseAddress, let tau = taup.baseAddress else { return }
+                        var i = 0
+                        while i < n - kd {
+                            let pn = n - i - kd, pk = min(pn, kd)
+                            let v = a + (i + kd) + i * n, a22 = a + (i + kd) + (i + kd) * n
+                            let info = LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, Int32(pn), Int32(kd), v, Int32(n), tau + i,
+                                                           &work, Int32(work.count))
+                            guard info == 0 else { throw MetricsError.lapack("dgeqrf: bad argument \(-info)") }
+                            copyBand(i..<(i + pk))
+                            // V: the reflectors with their unit diagonal and zeros above it (R went to the band).
+                            for c in 0..<pk {
+                                for r in 0..<c { v[r + c * n] = 0 }
+                                v[c + c * n] = 1
+                            }
+                            _ = LAPACKE_dlarft_work(LAPACK_COL_MAJOR, char("F"), char("C"), Int32(pn), Int32(pk), v,
+                                                    Int32(n), tau + i, t, Int32(kd))
+                            cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, blasint(pn), blasint(pk), blasint(pk),
+                                        1, v, blasint(n), t, blasint(kd), 0, s2, blasint(n))
+                            let ops = PanelOperands(a22: a22, v: v, s2: s2, w: w, n: n, m: pn, k: pk)
+                            halves(pn >= 256) { ops.symmetricProduct(half: $0, split: pn >= 256) }
+                            cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, blasint(pk), blasint(pk), blasint(pn), 1,
+                                        s2, blasint(n), w, blasint(n), 0, s1, blasint(kd))
+                            cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, blasint(pn), blasint(pk), blasint(pk),
+                                        -0.5, v, blasint(n), s1, blasint(kd), 1, w, blasint(n))
+                            halves(pn >= 256) { ops.rank2kUpdate(half: $0, split: pn >= 256) }
+                            i += kd
+                        }
+                        copyBand(max(0, n - kd)..<n)
+                      }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One panel's large operations in `bandReduceLowerSplit`, in two halves. A22 is m×m (lower triangle), V, S2
+    /// and W are m×k, all with leading dimension n.
+    private struct PanelOperands: @unchecked Sendable {
+        let a22: UnsafeMutablePointer<Double>
+        let v: UnsafePointer<Double>
+        let s2: UnsafePointer<Double>
+        let w: UnsafeMutablePointer<Double>
+        let n: Int, m: Int, k: Int
+
+        /// W := A22·S2. Halves by rows at q = m/2, A22 = [B11 B21ᵀ; B21 B22]: W[..<q] = B11·S2[..<q] + B21ᵀ·S2[q...]
+        /// and W[q...] = B21·S2[..<q] + B22·S2[q...] (equal work).
+        func symmetricProduct(half: Int, split: Bool) {
+            let ld = blasint(n), kk = blasint(k)
+            if !split {
+                if half == 0 {
+                    cblas_dsymm(CblasColMajor, CblasLeft, CblasLower, blasint(m), kk, 1, a22, ld, s2, ld, 0, w, ld)
+                }
+                return
+            }
+            let q = m / 2, rest = m - q
+            if half == 0 {
+                cblas_dsymm(CblasColMajor, CblasLeft, CblasLower, blasint(q), kk, 1, a22, ld, s2, ld, 0, w, ld)
+                cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, blasint(q), kk, blasint(rest), 1, a22 + q, ld,
+                            s2 + q, ld, 1, w, ld)
+            } else {
+                cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, blasint(rest), kk, blasint(q), 1, a22 + q, ld,
+                            s2, ld, 0, w + q, ld)
+                cblas_dsymm(CblasColMajor, CblasLeft, CblasLower, blasint(rest), kk, 1, a22 + q + q * n, ld, s2 + q, ld,
+                            1, w + q, ld)
+            }
+        }
+
+        /// A22 -= V·Wᵀ + W·Vᵀ (lower triangle). Halves at r = m·(1 - 1/√2): [C11; C21] (a rank-2k update of r×r
+        /// and two products of (m-r)×r) and C22 (a rank-2k update of (m-r)×(m-r)), equal work.
+        func rank2kUpdate(half: Int, split: Bool) {
+            let ld = blasint(n), kk = blasint(k)
+            if !split {
+                if half == 0 {
+                    cblas_dsyr2k(CblasColMajor, CblasLower, CblasNoTrans, blasint(m), kk, -1, v, ld, w, ld, 1, a22, ld)
+                }
+                return
+            }
+            let r = Int(Double(m) * (1 - 0.5.squareRoot())), rest = m - r
+            if half == 0 {
+                cblas_dsyr2k(CblasColMajor, CblasLower, CblasNoTrans, blasint(r), kk, -1, v, ld, w, ld, 1, a22, ld)
+                cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, blasint(rest), blasint(r), kk, -1, v + r, ld, w, ld,
+                            1, a22 + r, ld)
+                cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, blasint(rest), blasint(r), kk, -1, w + r, ld, v, ld,
+                            1, a22 + r, ld)
+            } else {
+                cblas_dsyr2k(CblasColMajor, CblasLower, CblasNoTrans, blasint(rest), kk, -1, v + r, ld, w + r, ld, 1,
+                             a22 + r + r * n, ld)
+            }
+        }
     }
 
     /// Eigenvalues (ascending) of the band matrix from dsytrd_sy2sb (lower, band width `bandWidth`): dsytrd_sb2st
     /// (bulge chasing to tridiagonal), then dsterf.
-    private static func bandEigenvalues(_ band: [Double], n: Int, stages: TwoStage.Routines) throws -> [Double] {
-        var ab = band
+    private static func bandEigenvalues(_ ab: inout [Double], n: Int, stages: TwoStage.Routines) throws -> [Double] {
         var nn = Int32(n), kd = Int32(bandWidth), ldab = Int32(bandWidth + 1), info: Int32 = 0
         var d = [Double](repeating: 0, count: n), e = [Double](repeating: 0, count: n)
         var query = 0.0, query2 = 0.0, lwork: Int32 = -1, lhous: Int32 = -1
@@ -135,39 +245,85 @@ enum LinearAlgebra {
     }
 
     /// Eigenvalues (ascending) of M = L1ᵀ·S2·L1, which is similar to S1·S2 (S1 = L1·L1ᵀ), without forming more of
-    /// M than its lower triangle: W = S2·L1 is one triangular multiplication (dtrmm, n³ operations), and M's block
-    /// column j of the lower triangle is L1[j:, j:]ᵀ·W[j:, block j], again dtrmm, in place (n³/3 in all rather than
-    /// the n³ of a second full product). 4n³/3 instead of the 2n³ of L1ᵀ·(S2·L1) in full, and M comes out exactly
-    /// symmetric (nothing to symmetrise). `l1`: the lower factor from `cholesky` (dtrmm reads only its lower
-    /// triangle). `alongside` runs during the eigen-solve's serial stage (see `symmetricEigenvaluesLower`).
-    static func congruenceEigenvalues<S>(_ s2: [Double], lower l1: [Double], n: Int,
-                                         alongside: () -> S) throws -> ([Double], S) {
-        precondition(s2.count == n * n && l1.count == n * n)
+    /// M than its lower triangle: W = S2·L1 (n³ operations: L1 is triangular), then M's block column j of the lower
+    /// triangle is L1[j:, j:]ᵀ·W[j:, block j] (dtrmm in place; n³/3 in all rather than the n³ of a second full
+    /// product). 4n³/3 instead of the 2n³ of L1ᵀ·(S2·L1) in full, and M comes out exactly symmetric (nothing to
+    /// symmetrise). `l1`: the lower factor from `cholesky` (only its lower triangle is read); `work`: any n×n
+    /// buffer, overwritten (the second factor's, no longer needed).
+    ///
+    /// Threads: with OpenBLAS at two threads (vqrt's default on two cores), the products are split into two
+    /// independent halves of equal work, each an OpenBLAS call on one thread, run on two threads of our own, and
+    /// so is the band reduction (`bandReduceLowerSplit`). OpenBLAS's own threads synchronise by spinning
+    /// (sched_yield) inside every call, so as soon as a third process is runnable its level-3 routines slow down
+    /// by an order of magnitude (measured: dsytrd_sy2sb 0.14 s alone, 0.7-1.8 s beside one niced PyTorch process;
+    /// the whole `vqrt fid` 0.9 s → 1.7-2.4 s, split: 0.9 s → 1.0 s), where two independent halves merely share
+    /// the cores. Other thread counts: OpenBLAS's own threads and LAPACK's dsytrd_sy2sb.
+    static func congruenceEigenvalues(_ s2: [Double], lower l1: [Double], work: inout [Double], n: Int) throws -> [Double] {
+        precondition(s2.count == n * n && l1.count == n * n && work.count == n * n)
         _ = OpenBLASKernels.ensured
-        let nb = 256
-        var work = [Double](unsafeUninitializedCapacity: n * n) { buffer, count in
-            s2.withUnsafeBufferPointer { if let from = $0.baseAddress { buffer.baseAddress?.update(from: from, count: n * n) } }
-            count = n * n
+        let split = openblas_get_num_threads() == 2
+        // W's columns c0..<c1 cost n·(n - c0)² - n·(n - c1)² (rows below the diagonal of L1); half of the total
+        // is reached at n·(1 - 1/√2).
+        let p = split ? Int(Double(n) * (1 - 0.5.squareRoot())) : n
+        // M's block columns (width nb) cost (n - j)²·nb: dealt to the two halves largest first, each to the
+        // lighter one.
+        let nb = 128
+        var blocks: [[Int]] = [[], []], load = [0, 0]
+        for j in stride(from: 0, to: n, by: nb) {
+            let h = split && load[1] < load[0] ? 1 : 0
+            blocks[h].append(j)
+            load[h] += (n - j) * (n - j)
         }
         work.withUnsafeMutableBufferPointer { wp in
-            l1.withUnsafeBufferPointer { lp in
-                guard let w = wp.baseAddress, let l = lp.baseAddress else { return }
-                // W := S2·L1.
-                cblas_dtrmm(CblasColMajor, CblasRight, CblasLower, CblasNoTrans, CblasNonUnit, blasint(n), blasint(n),
-                            1, l, blasint(n), w, blasint(n))
-                // Lower triangle of M = L1ᵀ·W, block column by block column: M[i, c] = Σ_{k ≥ i} L1[k, i]·W[k, c],
-                // so rows j..<n of block column j are L1[j:, j:]ᵀ·W[j:, j..<j+nb], computed over W's own rows
-                // (no later block column needs them); the rows above block j are the upper triangle.
-                var j = 0
-                while j < n {
-                    let cols = min(nb, n - j), rows = n - j
-                    cblas_dtrmm(CblasColMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, blasint(rows),
-                                blasint(cols), 1, l + j + j * n, blasint(n), w + j + j * n, blasint(n))
-                    j += nb
+            s2.withUnsafeBufferPointer { sp in
+                l1.withUnsafeBufferPointer { lp in
+                    guard let w = wp.baseAddress, let s = sp.baseAddress, let l = lp.baseAddress else { return }
+                    let m = Operands(w: w, s: s, l: l, n: n)
+                    withOpenBLASThreads(split ? 1 : openblas_get_num_threads()) {
+                        halves(split) { h in m.product(columns: h == 0 ? 0..<p : p..<n) }
+                        halves(split) { h in for j in blocks[h] { m.congruenceBlock(column: j, width: min(nb, n - j)) } }
+                    }
                 }
             }
         }
-        return try symmetricEigenvaluesLower(&work, n: n, alongside: alongside)
+        return try withOpenBLASThreads(split ? 1 : openblas_get_num_threads()) {
+            try symmetricEigenvaluesLower(&work, n: n, split: split)
+        }
+    }
+
+    /// `body(0)` and `body(1)`, at once on two threads when `parallel`.
+    private static func halves(_ parallel: Bool, _ body: (Int) -> Void) {
+        if parallel { _ = concurrentPair(body) } else { body(0); body(1) }
+    }
+
+    /// The buffers of `congruenceEigenvalues`, shared by its two halves (each writes its own columns of W).
+    private struct Operands: @unchecked Sendable {
+        let w: UnsafeMutablePointer<Double>
+        let s: UnsafePointer<Double>
+        let l: UnsafePointer<Double>
+        let n: Int
+
+        /// W[:, c] := S2·L1[:, c] for the columns c in `columns`: L1[:, c] is zero above row c, so the block is
+        /// S2[:, cols]·L1[cols, cols] (dtrmm on a copy of S2's columns) + S2[:, after]·L1[after, cols] (dgemm).
+        func product(columns: Range<Int>) {
+            guard !columns.isEmpty else { return }
+            let c0 = columns.lowerBound, k = columns.count, after = columns.upperBound, rest = n - after
+            (w + c0 * n).update(from: s + c0 * n, count: k * n)
+            cblas_dtrmm(CblasColMajor, CblasRight, CblasLower, CblasNoTrans, CblasNonUnit, blasint(n), blasint(k), 1,
+                        l + c0 + c0 * n, blasint(n), w + c0 * n, blasint(n))
+            if rest > 0 {
+                cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, blasint(n), blasint(k), blasint(rest), 1,
+                            s + after * n, blasint(n), l + after + c0 * n, blasint(n), 1, w + c0 * n, blasint(n))
+            }
+        }
+
+        /// Rows j..<n of M's block column j (width `width`) in place of W's: M[i, c] = Σ_{k ≥ i} L1[k, i]·W[k, c],
+        /// so they are L1[j:, j:]ᵀ·W[j:, block] and need no other block column of W; the rows above are the
+        /// upper triangle.
+        func congruenceBlock(column j: Int, width: Int) {
+            cblas_dtrmm(CblasColMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, blasint(n - j), blasint(width), 1,
+                        l + j + j * n, blasint(n), w + j + j * n, blasint(n))
+        }
     }
 
     /// Whether every diagonal entry is positive (else the matrix is not positive definite).
@@ -182,6 +338,17 @@ enum LinearAlgebra {
             guard let base = p.baseAddress else { return }
             for j in 1..<max(1, n) { (base + j * n).update(repeating: 0, count: j) }
         }
+    }
+
+    /// Lower Cholesky factors of two matrices (nil where not wanted or not positive definite), computed at once on
+    /// two threads, each with one OpenBLAS thread, when OpenBLAS may use two or more: dpotrf's panels are serial,
+    /// and two independent factorisations keep both cores busy without OpenBLAS's spinning hand-offs.
+    static func choleskyPair(_ s1: [Double], want1: Bool, _ s2: [Double], want2: Bool, n: Int) -> ([Double]?, [Double]?) {
+        _ = OpenBLASKernels.ensured
+        guard want1 && want2 && openblas_get_num_threads() >= 2 else {
+            return (want1 ? cholesky(s1, n: n) : nil, want2 ? cholesky(s2, n: n) : nil)
+        }
+        return withOpenBLASThreads(1) { concurrentPair { i in cholesky(i == 0 ? s1 : s2, n: n) } }
     }
 
     /// `body(0)` and `body(1)` run at once on two threads (Dispatch); both results.

@@ -4,6 +4,7 @@ import CLAPACK
 import Foundation
 import Metrics
 import NPY
+import Tensor
 import XCTest
 
 final class FIDTests: XCTestCase {
@@ -74,9 +75,9 @@ final class FIDTests: XCTestCase {
         XCTAssertEqual(try FrechetDistance.compute(big, small).route, .eigen)
         XCTAssertEqual(try FrechetDistance.compute(small, big).route, .eigen)
         XCTAssertThrowsError(try FrechetDistance.compute(small, big, route: .cholesky))
-        // Statistics files carry no sample count: a singular S2 is then found by its Cholesky factorisation (run
-        // alongside the eigen-solve), and a feature of zero variance by the diagonal; both end on the factor route
-        // with the value the count-aware call finds.
+        // Statistics files carry no sample count: a singular S2 is then found by its Cholesky factorisation, and a
+        // feature of zero variance by the diagonal; both end on the factor route with the value the count-aware
+        // call finds.
         let smallFile = try GaussianStatistics(mu: small.mu, sigma: small.sigma)
         let viaCount = try FrechetDistance.compute(big, small), viaFile = try FrechetDistance.compute(big, smallFile)
         XCTAssertEqual(viaFile.route, .eigen)
@@ -88,6 +89,27 @@ final class FIDTests: XCTestCase {
         XCTAssertEqual(automatic.route, .eigen)
         assertRelativelyEqual(automatic.value, try FrechetDistance.compute(big, deadFeature, route: .eigen).value, rel: 1e-12,
                               "A-B with a constant feature")
+    }
+
+    /// The Cholesky route has three thread modes (LinearAlgebra.congruenceEigenvalues): one thread; two, split into
+    /// halves on our own threads with our transcription of LAPACK's band reduction; more, OpenBLAS's threads and
+    /// LAPACK's dsytrd_sy2sb. They differ only in rounding.
+    func testThreadModesAgree() throws {
+        let fixture = try MetricsFixtures.json("fid.json")
+        let seed = UInt64(try XCTUnwrap(fixture["seed"] as? Int))
+        let sets = try XCTUnwrap(fixture["sets"] as? [String: [String: Any]])
+        let a = try statistics("A", try XCTUnwrap(sets["A"]), seed: seed)
+        let b = try statistics("B", try XCTUnwrap(sets["B"]), seed: seed)
+        defer { Threading.setThreads(0) }
+        var values: [Double] = []
+        for threads in [2, 1, 3] {
+            Threading.setThreads(threads)
+            let fid = try FrechetDistance.compute(a, b)
+            XCTAssertEqual(fid.route, .cholesky)
+            values.append(fid.value)
+        }
+        print("FID A-B with 2, 1, 3 threads: \(values)")
+        for v in values.dropFirst() { assertRelativelyEqual(v, values[0], rel: 1e-12, "thread modes") }
     }
 
     /// With fewer samples than dimensions the nonzero eigenvalues of S1·S2 are those of a small matrix built from the
