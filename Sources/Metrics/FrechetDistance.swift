@@ -6,7 +6,7 @@
 // - Cholesky route (both covariances positive definite, the usual case with N > D samples): S1 = L·Lᵀ and
 //   M = Lᵀ·S2·L, whose eigenvalues are those of S1·S2 (LinearAlgebra.congruenceEigenvalues: only M's lower
 //   triangle is formed, then LAPACK's two-stage tridiagonal reduction and dsterf); agrees with scipy to ~1e-13.
-//   Both Cholesky factorisations run at once (the second only tells whether S2 is positive definite).
+//   S2's Cholesky factorisation only tells whether S2 is positive definite; it runs alongside the eigen-solve.
 // - factor route (a covariance is singular: fewer samples than dimensions, or forced with `.eigen`): each Sᵢ is
 //   written Bᵢ·Bᵢᵀ, with Bᵢ = Vᵢ·diag(√wᵢ) over the eigenvalues wᵢ above n·ε·max(w) (a singular covariance's
 //   ~2000 rounding-level eigenvalues are its null space) or Bᵢ = Lᵢ for a positive-definite one; then
@@ -94,22 +94,32 @@ public struct FrechetDistance: Sendable {
     static func traceSqrtProduct(_ s1: [Double], _ s2: [Double], n: Int, route: Route, singular1: Bool = false,
                                  singular2: Bool = false)
         throws -> (trace: Double, route: Route, negatives: Int, mostNegative: Double) {
-        // Both Cholesky factorisations at once (a zero variance, a feature constant over the set, rules one out
-        // without trying): the route needs to know whether each covariance is positive definite.
-        var (l1, l2) = LinearAlgebra.choleskyPair(
-            s1, want1: route != .eigen && !singular1 && LinearAlgebra.positiveDiagonal(s1, n: n),
-            s2, want2: route != .eigen && !singular2 && LinearAlgebra.positiveDiagonal(s2, n: n), n: n)
-        if let f1 = l1, var f2 = l2 {
-            // Both positive definite: eigenvalues of L1ᵀ·S2·L1 (L2's buffer is the workspace).
-            l1 = nil; l2 = nil   // f2 is then the only reference: overwritten in place, not copied (32 MB)
-            let lambda = try LinearAlgebra.congruenceEigenvalues(s2, lower: f1, work: &f2, n: n)
-            var trace = 0.0, negatives = 0, mostNegative = 0.0
-            let noise = Double(n) * Double.ulpOfOne * max(lambda.last ?? 0, 0)
-            // Ascending order: add the small roots first.
-            for v in lambda {
-                if v > 0 { trace += v.squareRoot() } else if v < -noise { negatives += 1; mostNegative = min(mostNegative, v) }
+        // A zero variance (a feature constant over the set) rules a Cholesky factorisation out at once.
+        let want1 = route != .eigen && !singular1 && LinearAlgebra.positiveDiagonal(s1, n: n)
+        let want2 = route != .eigen && !singular2 && LinearAlgebra.positiveDiagonal(s2, n: n)
+        let l1 = want1 ? LinearAlgebra.withOpenBLASThreads(LinearAlgebra.splitsWork ? 1 : openblas_get_num_threads()) {
+            LinearAlgebra.cholesky(s1, n: n)
+        } : nil
+        var l2: [Double]? = nil
+        if let f1 = l1, want2 {
+            // S1 positive definite: eigenvalues of L1ᵀ·S2·L1. S2's own Cholesky factorisation only tells whether S2
+            // is positive definite too (if not, these eigenvalues are dropped for the factor route below); it runs
+            // on the other core during the eigen-solve's serial stage rather than before it.
+            let (lambda, second) = try LinearAlgebra.congruenceEigenvalues(s2, lower: f1, n: n) {
+                LinearAlgebra.cholesky(s2, n: n)
             }
-            return (trace, .cholesky, negatives, mostNegative)
+            l2 = second
+            if l2 != nil {
+                var trace = 0.0, negatives = 0, mostNegative = 0.0
+                let noise = Double(n) * Double.ulpOfOne * max(lambda.last ?? 0, 0)
+                // Ascending order: add the small roots first.
+                for v in lambda {
+                    if v > 0 { trace += v.squareRoot() } else if v < -noise { negatives += 1; mostNegative = min(mostNegative, v) }
+                }
+                return (trace, .cholesky, negatives, mostNegative)
+            }
+        } else if want2 && route != .cholesky {
+            l2 = LinearAlgebra.cholesky(s2, n: n)   // for the factor route
         }
         if route == .cholesky { throw MetricsError.invalidArgument("a covariance is not positive definite (dpotrf failed)") }
         var negatives = 0, mostNegative = 0.0

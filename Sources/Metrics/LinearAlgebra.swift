@@ -35,14 +35,18 @@ enum LinearAlgebra {
     /// run with OpenBLAS on one thread: with more, every one of their thousands of tiny dsymv calls wakes the
     /// thread pool and the idle workers spin, which made that stage ~2× slower (0.27 s instead of 0.14 s).
     /// Stage 1 is LAPACK's with OpenBLAS's current thread count, or with `split` our own transcription of it
-    /// (`bandReduceLowerSplit`). Falls back to dsyevd_2stage / dsyevd where the stage routines are not exported.
-    static func symmetricEigenvaluesLower(_ m: inout [Double], n: Int, split: Bool = false) throws -> [Double] {
+    /// (`bandReduceLowerSplit`). `alongside` runs on a second thread during the serial stage 2 (0.2 s of one core)
+    /// when `parallel`, after it otherwise, with one OpenBLAS thread; its result is returned. Falls back to
+    /// dsyevd_2stage / dsyevd where the stage routines are not exported.
+    static func symmetricEigenvaluesLower<S>(_ m: inout [Double], n: Int, split: Bool, parallel: Bool,
+                                             alongside: () -> S) throws -> ([Double], S) {
         precondition(m.count == n * n)
         _ = OpenBLASKernels.ensured
-        if n == 0 { return [] }
         guard n > bandWidth + 1, let stages = TwoStage.routines else {
-            if let w = try? run(m, n: n, vectors: false, twoStage: true, uplo: "L") { return w.values }
-            return try run(m, n: n, vectors: false, twoStage: false, uplo: "L").values
+            let side = alongside()
+            if n == 0 { return ([], side) }
+            if let w = try? run(m, n: n, vectors: false, twoStage: true, uplo: "L") { return (w.values, side) }
+            return (try run(m, n: n, vectors: false, twoStage: false, uplo: "L").values, side)
         }
         var nn = Int32(n), kd = Int32(bandWidth), ldab = Int32(bandWidth + 1), info: Int32 = 0
         var ab = [Double](repeating: 0, count: (bandWidth + 1) * n)
@@ -57,18 +61,35 @@ enum LinearAlgebra {
                     try bandReduceLowerSplit(a, n: n, kd: bandWidth, ab: b, ldab: bandWidth + 1)
                 }
             }
-            return try withOpenBLASThreads(1) { try bandEigenvalues(&ab, n: n, stages: stages) }
+        } else {
+            try withUnsafePointer(to: lower) { up in
+                stages.sy2sb(up, &nn, &kd, &m, &nn, &ab, &ldab, &tau, &query, &lwork, &info, 1)
+                guard info == 0 else { throw MetricsError.lapack("dsytrd_sy2sb: workspace query failed (\(info))") }
+                lwork = Int32(max(1, query.rounded(.up)))
+                var work = [Double](repeating: 0, count: Int(lwork))
+                stages.sy2sb(up, &nn, &kd, &m, &nn, &ab, &ldab, &tau, &work, &lwork, &info, 1)
+                guard info == 0 else { throw MetricsError.lapack("dsytrd_sy2sb: bad argument \(-info)") }
+            }
         }
-        try withUnsafePointer(to: lower) { up in
-            stages.sy2sb(up, &nn, &kd, &m, &nn, &ab, &ldab, &tau, &query, &lwork, &info, 1)
-            guard info == 0 else { throw MetricsError.lapack("dsytrd_sy2sb: workspace query failed (\(info))") }
-            lwork = Int32(max(1, query.rounded(.up)))
-            var work = [Double](repeating: 0, count: Int(lwork))
-            stages.sy2sb(up, &nn, &kd, &m, &nn, &ab, &ldab, &tau, &work, &lwork, &info, 1)
-            guard info == 0 else { throw MetricsError.lapack("dsytrd_sy2sb: bad argument \(-info)") }
+        // Stage 2 and the tridiagonal QR: serial code, one OpenBLAS thread; `alongside` on the other core.
+        if !parallel {
+            let values = try withOpenBLASThreads(1) { try bandEigenvalues(&ab, n: n, stages: stages) }
+            return (values, withOpenBLASThreads(1) { alongside() })
         }
-        // Stage 2 and the tridiagonal QR: serial code, one OpenBLAS thread.
-        return try withOpenBLASThreads(1) { try bandEigenvalues(&ab, n: n, stages: stages) }
+        let (first, second) = withOpenBLASThreads(1) {
+            concurrentPair { i -> SerialStageOutcome<S> in
+                i == 0 ? .values(Result { try bandEigenvalues(&ab, n: n, stages: stages) }) : .side(alongside())
+            }
+        }
+        guard case .values(let values) = first, case .side(let side) = second else {
+            preconditionFailure("concurrentPair: results out of order")
+        }
+        return (try values.get(), side)
+    }
+
+    private enum SerialStageOutcome<S> {
+        case values(Result<[Double], any Error>)
+        case side(S)
     }
 
     /// LAPACK's dsytrd_sy2sb (3.11) for the lower triangle, transcribed: the column-major n×n matrix `a` (lower
@@ -248,8 +269,8 @@ enum LinearAlgebra {
     /// M than its lower triangle: W = S2·L1 (n³ operations: L1 is triangular), then M's block column j of the lower
     /// triangle is L1[j:, j:]ᵀ·W[j:, block j] (dtrmm in place; n³/3 in all rather than the n³ of a second full
     /// product). 4n³/3 instead of the 2n³ of L1ᵀ·(S2·L1) in full, and M comes out exactly symmetric (nothing to
-    /// symmetrise). `l1`: the lower factor from `cholesky` (only its lower triangle is read); `work`: any n×n
-    /// buffer, overwritten (the second factor's, no longer needed).
+    /// symmetrise). `l1`: the lower factor from `cholesky` (only its lower triangle is read). `alongside` runs
+    /// during the eigen-solve's serial stage (`symmetricEigenvaluesLower`).
     ///
     /// Threads: with OpenBLAS at two threads (vqrt's default on two cores), the products are split into two
     /// independent halves of equal work, each an OpenBLAS call on one thread, run on two threads of our own, and
@@ -258,10 +279,11 @@ enum LinearAlgebra {
     /// by an order of magnitude (measured: dsytrd_sy2sb 0.14 s alone, 0.7-1.8 s beside one niced PyTorch process;
     /// the whole `vqrt fid` 0.9 s → 1.7-2.4 s, split: 0.9 s → 1.0 s), where two independent halves merely share
     /// the cores. Other thread counts: OpenBLAS's own threads and LAPACK's dsytrd_sy2sb.
-    static func congruenceEigenvalues(_ s2: [Double], lower l1: [Double], work: inout [Double], n: Int) throws -> [Double] {
-        precondition(s2.count == n * n && l1.count == n * n && work.count == n * n)
+    static func congruenceEigenvalues<S>(_ s2: [Double], lower l1: [Double], n: Int,
+                                         alongside: () -> S) throws -> ([Double], S) {
+        precondition(s2.count == n * n && l1.count == n * n)
         _ = OpenBLASKernels.ensured
-        let split = openblas_get_num_threads() == 2
+        let threads = openblas_get_num_threads(), split = splitsWork
         // W's columns c0..<c1 cost n·(n - c0)² - n·(n - c1)² (rows below the diagonal of L1); half of the total
         // is reached at n·(1 - 1/√2).
         let p = split ? Int(Double(n) * (1 - 0.5.squareRoot())) : n
@@ -274,20 +296,43 @@ enum LinearAlgebra {
             blocks[h].append(j)
             load[h] += (n - j) * (n - j)
         }
+        // W starts as a copy of S2, each half copying the columns it will own.
+        var work = [Double](unsafeUninitializedCapacity: n * n) { buffer, count in
+            s2.withUnsafeBufferPointer { sp in
+                guard let w = buffer.baseAddress, let s = sp.baseAddress else { return }
+                let columns = ColumnCopy(to: w, from: s, n: n)
+                halves(split) { h in columns.copy(h == 0 ? 0..<p : p..<n) }
+            }
+            count = n * n
+        }
         work.withUnsafeMutableBufferPointer { wp in
             s2.withUnsafeBufferPointer { sp in
                 l1.withUnsafeBufferPointer { lp in
                     guard let w = wp.baseAddress, let s = sp.baseAddress, let l = lp.baseAddress else { return }
                     let m = Operands(w: w, s: s, l: l, n: n)
-                    withOpenBLASThreads(split ? 1 : openblas_get_num_threads()) {
+                    withOpenBLASThreads(split ? 1 : threads) {
                         halves(split) { h in m.product(columns: h == 0 ? 0..<p : p..<n) }
                         halves(split) { h in for j in blocks[h] { m.congruenceBlock(column: j, width: min(nb, n - j)) } }
                     }
                 }
             }
         }
-        return try withOpenBLASThreads(split ? 1 : openblas_get_num_threads()) {
-            try symmetricEigenvaluesLower(&work, n: n, split: split)
+        return try withOpenBLASThreads(split ? 1 : threads) {
+            try symmetricEigenvaluesLower(&work, n: n, split: split, parallel: threads >= 2, alongside: alongside)
+        }
+    }
+
+    /// Whether the FID's level-3 work is split into two halves on our own threads, each with one OpenBLAS thread
+    /// (OpenBLAS at two threads, vqrt's default on two cores; see `congruenceEigenvalues`).
+    static var splitsWork: Bool { openblas_get_num_threads() == 2 }
+
+    /// Column ranges of an n×n column-major matrix copied from one buffer to another.
+    private struct ColumnCopy: @unchecked Sendable {
+        let to: UnsafeMutablePointer<Double>
+        let from: UnsafePointer<Double>
+        let n: Int
+        func copy(_ columns: Range<Int>) {
+            (to + columns.lowerBound * n).update(from: from + columns.lowerBound * n, count: columns.count * n)
         }
     }
 
@@ -303,12 +348,11 @@ enum LinearAlgebra {
         let l: UnsafePointer<Double>
         let n: Int
 
-        /// W[:, c] := S2·L1[:, c] for the columns c in `columns`: L1[:, c] is zero above row c, so the block is
-        /// S2[:, cols]·L1[cols, cols] (dtrmm on a copy of S2's columns) + S2[:, after]·L1[after, cols] (dgemm).
+        /// W[:, c] := S2·L1[:, c] for the columns c in `columns`, W holding S2's columns: L1[:, c] is zero above
+        /// row c, so the block is S2[:, cols]·L1[cols, cols] (dtrmm in place) + S2[:, after]·L1[after, cols] (dgemm).
         func product(columns: Range<Int>) {
             guard !columns.isEmpty else { return }
             let c0 = columns.lowerBound, k = columns.count, after = columns.upperBound, rest = n - after
-            (w + c0 * n).update(from: s + c0 * n, count: k * n)
             cblas_dtrmm(CblasColMajor, CblasRight, CblasLower, CblasNoTrans, CblasNonUnit, blasint(n), blasint(k), 1,
                         l + c0 + c0 * n, blasint(n), w + c0 * n, blasint(n))
             if rest > 0 {
@@ -338,17 +382,6 @@ enum LinearAlgebra {
             guard let base = p.baseAddress else { return }
             for j in 1..<max(1, n) { (base + j * n).update(repeating: 0, count: j) }
         }
-    }
-
-    /// Lower Cholesky factors of two matrices (nil where not wanted or not positive definite), computed at once on
-    /// two threads, each with one OpenBLAS thread, when OpenBLAS may use two or more: dpotrf's panels are serial,
-    /// and two independent factorisations keep both cores busy without OpenBLAS's spinning hand-offs.
-    static func choleskyPair(_ s1: [Double], want1: Bool, _ s2: [Double], want2: Bool, n: Int) -> ([Double]?, [Double]?) {
-        _ = OpenBLASKernels.ensured
-        guard want1 && want2 && openblas_get_num_threads() >= 2 else {
-            return (want1 ? cholesky(s1, n: n) : nil, want2 ? cholesky(s2, n: n) : nil)
-        }
-        return withOpenBLASThreads(1) { concurrentPair { i in cholesky(i == 0 ? s1 : s2, n: n) } }
     }
 
     /// `body(0)` and `body(1)` run at once on two threads (Dispatch); both results.
