@@ -15,8 +15,15 @@ the quantizer receives: [N,C,h,w] for conv models, [N,T,C] for vit), codes.npy (
 recon.npy (float32 decode of codes.npy; small cases only), recon64.npy (float64 decode of THE SAME codes;
 vit-full-small stores it rounded to float32 to stay < 3 MB), code_margin.npy (float64 [N,h,w], |best - second|
 of the float64 quantizer scores, in the quantizer's own units), case.json (config, weights, tolerances, notes).
+    nice .venv-tools/bin/python tools/make_model_fixtures.py --record-cpu-errors   # see below
+
 Tolerances are PyTorch's own float32-vs-float64 max-abs / RMS errors; Swift (float32) should land within a small
 multiple (4x) of them against the *64 arrays, and its codes must equal codes.npy wherever code_margin >= 1e-5.
+PyTorch's float32 error depends on the CPU kernels it runs (AVX2 convolutions accumulate in another order than
+AVX-512 ones). `--record-cpu-errors` runs every committed case's weights and inputs through PyTorch in float32 on
+this machine, in both memory formats (contiguous and channels_last: different kernels), compares with the committed
+float64 arrays and records the larger error under tolerances.by_cpu[<capability (processor)>]; the tests derive
+their tolerance from the largest error recorded for the case. Nothing else in the case changes.
 """
 import argparse
 import copy
@@ -373,9 +380,74 @@ def run_case(name, case):
     return case_json
 
 
+def cpu_name():
+    """PyTorch's CPU capability and the processor model, e.g. "AVX2 (AMD EPYC)"."""
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{torch.backends.cpu.get_cpu_capability()} ({model})"
+
+
+def committed_model(case, d, spec):
+    """The case's model with exactly the committed weights: the small cases' checkpoint, or vqrt-rng-v1 values plus
+    the listed overrides for the full ones."""
+    model = case["build"]().eval()
+    fill_state_dict(model, case["seed"])
+    if case["kind"] == "small":
+        containers._schedulers_module()   # the rt container pickles its scheduler class
+        ckpt = torch.load(os.path.join(d, case["file"]), map_location="cpu", weights_only=False)
+        sd = ckpt["model"] if case["container"] == "rt" else ckpt["state_dict"]
+        sd = {k[len("module."):] if k.startswith("module.") else k: v for k, v in sd.items() if not k.startswith("loss.")}
+        missing, unexpected = model.load_state_dict(sd, strict=False)
+        assert not missing and not unexpected, (missing, unexpected)
+    else:
+        with torch.no_grad():
+            state = model.state_dict()
+            for key, o in spec["weights"].get("overrides", {}).items():
+                state[key].copy_(torch.tensor(o["values"], dtype=torch.float32).reshape(state[key].shape))
+    return model
+
+
+def record_cpu_errors(name, case):
+    d = os.path.join(OUT, name)
+    with open(os.path.join(d, "case.json")) as f:
+        spec = json.load(f)
+    model = committed_model(case, d, spec)
+    x = torch.from_numpy(np.load(os.path.join(d, "input.npy")))
+    codes = torch.from_numpy(np.load(os.path.join(d, "codes.npy")))
+    lat64, rec64 = np.load(os.path.join(d, "latents64.npy")), np.load(os.path.join(d, "recon64.npy"))
+    worst = {"latents_f32_vs_f64_maxabs": 0.0, "latents_f32_vs_f64_rms": 0.0,
+             "recon_f32_vs_f64_maxabs": 0.0, "recon_f32_vs_f64_rms": 0.0}
+    for layout in ("contiguous", "channels_last"):
+        m, xi = model, x
+        if layout == "channels_last":
+            m, xi = copy.deepcopy(model).to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+        with torch.no_grad():
+            lat32, codes32 = m.encode(xi)
+            rec32 = m.decode_codes(codes)
+        if not torch.equal(codes32.reshape(codes.shape), codes):
+            print(f"{name}: {int((codes32.reshape(codes.shape) != codes).sum())} codes differ from codes.npy ({layout})")
+        for what, a, b in (("latents", lat32, lat64), ("recon", rec32, rec64)):
+            mx, rms = stats(a.contiguous().numpy(), b)
+            worst[f"{what}_f32_vs_f64_maxabs"] = max(worst[f"{what}_f32_vs_f64_maxabs"], mx)
+            worst[f"{what}_f32_vs_f64_rms"] = max(worst[f"{what}_f32_vs_f64_rms"], rms)
+    tol = spec["tolerances"]
+    by_cpu = tol.setdefault("by_cpu", {"AVX512 (Intel Xeon that generated the fixtures; contiguous only)":
+                                       {k: tol[k] for k in worst}})
+    by_cpu[cpu_name()] = worst
+    with open(os.path.join(d, "case.json"), "w") as f:
+        json.dump(spec, f, indent=1)
+    print(f"{name:24s} " + "  ".join(f"{k}: lat {e['latents_f32_vs_f64_maxabs']:.2e} rec {e['recon_f32_vs_f64_maxabs']:.2e}"
+                                     for k, e in by_cpu.items()), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", nargs="*")
+    ap.add_argument("--record-cpu-errors", action="store_true", help="add this CPU's PyTorch float32 error (docstring)")
     ap.add_argument("--threads", type=int, default=1)  # results are bitwise reproducible per thread count
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -383,7 +455,10 @@ def main():
     for name, case in CASES.items():
         if args.only and name not in args.only:
             continue
-        run_case(name, case)
+        if args.record_cpu_errors:
+            record_cpu_errors(name, case)
+        else:
+            run_case(name, case)
 
 
 if __name__ == "__main__":

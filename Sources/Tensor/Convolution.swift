@@ -38,6 +38,7 @@ public final class ConvolutionKernel: @unchecked Sendable {
     private var variants: [WeightVariant]
     private var plans: [PlanKey: Plan] = [:]
     private let lock = NSLock()
+    private var weightsRoundedToBFloat16 = false
 
     private struct PlanKey: Hashable {
         let n: Int, h: Int, w: Int
@@ -159,6 +160,22 @@ public final class ConvolutionKernel: @unchecked Sendable {
     nonisolated(unsafe) public static var winogradMaximumChannelProduct =
         ProcessInfo.processInfo.environment["VQRT_WINOGRAD_MAX_CHANNEL_PRODUCT"].flatMap(Int.init) ?? 256 * 256
 
+    /// Whether oneDNN offers a Winograd convolution on this CPU (its Winograd kernels need AVX-512; on an AVX2
+    /// machine `.winograd` runs the direct algorithm everywhere). Probed once, without creating a primitive.
+    public static let winogradAvailable: Bool = {
+        guard var src = try? DNNL.md([1, 16, 64, 64], dnnl_format_tag_any),
+              var wmd = try? DNNL.md([16, 16, 3, 3], dnnl_format_tag_any),
+              var dst = try? DNNL.md([1, 16, 64, 64], dnnl_format_tag_any),
+              let attr = try? DNNL.attr() else { return false }
+        defer { dnnl_primitive_attr_destroy(attr) }
+        var bmd = dnnl_memory_desc_t(), d = dnnl_convolution_desc_t()
+        let one: [Int64] = [1, 1] + Array(repeating: 0, count: 10)   // stride 1, padding 1 on every side
+        guard dnnl_convolution_forward_desc_init(&d, dnnl_forward_inference, dnnl_convolution_winograd, &src, &wmd,
+                                                 &bmd, &dst, one, one, one) == dnnl_success else { return false }
+        let names = (try? withUnsafePointer(to: &d) { try DNNLPrimitive.candidates(opDesc: UnsafeRawPointer($0), attr: attr) }) ?? []
+        return names.contains { $0.contains("wino") }
+    }()
+
     /// This kernel's algorithm; may be changed until the first call.
     public var algorithm: Algorithm = ConvolutionKernel.defaultAlgorithm
 
@@ -168,7 +185,8 @@ public final class ConvolutionKernel: @unchecked Sendable {
 
     /// This kernel's precision (see Precision.swift). bf16 reads the input converted to bfloat16 (a oneDNN reorder
     /// on each call, rounding to nearest even) and bfloat16 weights (converted once), accumulates in float32 and
-    /// writes float32. oneDNN has no bf16 Winograd: bf16 kernels are always direct (jit avx512_core_bf16).
+    /// writes float32. oneDNN has no bf16 Winograd: bf16 kernels are always direct (jit avx512_core_bf16). Where
+    /// oneDNN has no bf16 kernels at all, bf16 is emulated (`Precision.nativeBFloat16`).
     public var precision: Precision = ConvolutionKernel.defaultPrecision
 
     /// Whether this kernel would use Winograd on an output of `pixels` per image.
@@ -256,13 +274,29 @@ public final class ConvolutionKernel: @unchecked Sendable {
             }
             srcStorage = s
         }
+        if key.precision.isEmulatedBFloat16 {
+            let n = DNNL.size(plan.srcMD) / 4
+            srcStorage = Profiler.measure("conv input to bf16 values") { bfloat16RoundedCopy(srcStorage.pointer, count: n) }
+        }
         let srcStep = DNNL.size(plan.srcMD) / 4, dstStep = DNNL.size(plan.dstMD) / 4
         let dstStorage = TensorStorage(uninitialized: Swift.max(slices * ((DNNL.size(plan.dstMD) + 3) / 4),
                                                                 Tensor.physicalCount(outShape, plan.outLayout)))
         if let r = residual {
-            let rr = try r.to(plan.outLayout)
-            Profiler.measure("conv residual copy") {
-                dstStorage.pointer.update(from: rr.pointer, count: Tensor.physicalCount(outShape, plan.outLayout))
+            // The sum post-op reads the residual from the destination in the primitive's own layout. That is one
+            // of ours on AVX-512 machines (nChw16c); elsewhere (AVX2 kernels block by 8 channels) the residual is
+            // reordered into it, and the result back out by `dstReorder`.
+            if plan.dstReorder == nil {
+                let rr = try r.to(plan.outLayout)
+                Profiler.measure("conv residual copy") {
+                    dstStorage.pointer.update(from: rr.pointer, count: Tensor.physicalCount(outShape, plan.outLayout))
+                }
+            } else {
+                let rmd = try DNNL.md(of: r)
+                try Profiler.measure("conv residual reorder \(r.layout)->\(outChannels)ch") {
+                    try DNNLPrimitive.reorder(from: rmd, to: plan.dstMD).execute(
+                        [(Int32(DNNL_ARG_FROM), rmd, UnsafeMutableRawPointer(r.pointer)),
+                         (Int32(DNNL_ARG_TO), plan.dstMD, UnsafeMutableRawPointer(dstStorage.pointer))])
+                }
             }
         }
         // Multiply-adds: every output pixel of a convolution (every input pixel of a transposed one) meets the whole
@@ -393,6 +427,12 @@ public final class ConvolutionKernel: @unchecked Sendable {
             outLayout = l
         } else {
             dstReorder = try DNNLPrimitive.reorder(from: dstMD, to: try DNNL.md(outShape, DNNL.tag(outLayout, rank: 4)))
+        }
+        if key.precision.isEmulatedBFloat16 && !weightsRoundedToBFloat16 {
+            // Emulated bf16: the weights become bfloat16 values once (every copy: the kernel's precision is fixed
+            // from its first call on).
+            for v in variants { roundToBFloat16(v.storage.pointer, count: DNNL.size(v.md) / 4) }
+            weightsRoundedToBFloat16 = true
         }
         let weights = try weightVariant(for: wantW)
         ConvolutionKernel.recordImplementation(prim.implementation)

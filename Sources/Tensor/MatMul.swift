@@ -10,6 +10,7 @@ public final class LinearKernel: @unchecked Sendable {
     private var weights: (md: dnnl_memory_desc_t, storage: TensorStorage)
     private var plans: [PlanKey: Plan] = [:]
     private let lock = NSLock()
+    private var weightsRoundedToBFloat16 = false
 
     private struct PlanKey: Hashable { let rows: Int; let sum: Bool; let precision: Precision }
 
@@ -77,7 +78,9 @@ public final class LinearKernel: @unchecked Sendable {
         if let r = residual { out.pointer.update(from: r.plain().pointer, count: out.count) }
         let (plan, weights) = try self.plan(PlanKey(rows: rows, sum: residual != nil, precision: precision))
         var src = xp.storage
-        if let re = plan.srcReorder {
+        if precision.isEmulatedBFloat16 {
+            src = Profiler.measure("linear input to bf16 values") { bfloat16RoundedCopy(xp.pointer, count: xp.count) }
+        } else if let re = plan.srcReorder {
             src = TensorStorage(uninitialized: (DNNL.size(plan.srcMD) + 3) / 4)
             try Profiler.measure("linear input to bf16") {
                 try re.execute([(Int32(DNNL_ARG_FROM), try DNNL.md([rows, inFeatures], dnnl_ab), UnsafeMutableRawPointer(xp.pointer)),
@@ -120,8 +123,12 @@ public final class LinearKernel: @unchecked Sendable {
         let attr = try DNNL.attr(sum: key.sum)
         defer { dnnl_primitive_attr_destroy(attr) }
         let prim = try withUnsafePointer(to: &d) { try DNNLPrimitive(opDesc: $0, attr: attr, what: "linear", prefer: LinearKernel.preferredImplementations) }
-        let srcReorder = key.precision == .fp32 ? nil
+        let srcReorder = key.precision == .fp32 || key.precision.isEmulatedBFloat16 ? nil
             : try DNNLPrimitive.reorder(from: try DNNL.md([key.rows, inFeatures], dnnl_ab), to: src)
+        if key.precision.isEmulatedBFloat16 && !weightsRoundedToBFloat16 {
+            roundToBFloat16(weights.storage.pointer, count: DNNL.size(weights.md) / 4)
+            weightsRoundedToBFloat16 = true
+        }
         guard let want = prim.md(dnnl_query_weights_md) else { throw TensorError.dnnl("linear lacks a weights descriptor") }
         if !DNNL.equal(want, weights.md) {
             // Reorder once; every later plan asks for the same blocked layout or gets its own reorder from it.
@@ -187,9 +194,10 @@ func stridedMatmul(_ a: MatrixView, _ b: MatrixView, into c: MatrixView, alpha: 
     if entry == nil {
         do {
             Threading.applyToOpenMP()
+            // bf16: dense copies of A and B, in bfloat16 (or rounded float32 where bf16 is emulated).
             let bf16 = precision == .bf16
-            let aOperand = bf16 ? try DNNL.md(a.dims, DNNL.plainTag(a.dims.count), dnnl_bf16) : aMD
-            let bOperand = bf16 ? try DNNL.md(b.dims, DNNL.plainTag(b.dims.count), dnnl_bf16) : bMD
+            let aOperand = bf16 ? try DNNL.md(a.dims, DNNL.plainTag(a.dims.count), precision.operandType) : aMD
+            let bOperand = bf16 ? try DNNL.md(b.dims, DNNL.plainTag(b.dims.count), precision.operandType) : bMD
             var s = aOperand, w = bOperand, d = cMD
             var desc = dnnl_matmul_desc_t()
             try DNNL.check(dnnl_matmul_desc_init(&desc, &s, &w, nil, &d), "matmul \(a.dims) x \(b.dims)")
@@ -225,6 +233,7 @@ func stridedMatmul(_ a: MatrixView, _ b: MatrixView, into c: MatrixView, alpha: 
         try Profiler.measure("matmul operand to bf16") {
             try re.execute([(Int32(DNNL_ARG_FROM), from, UnsafeMutableRawPointer(p)),
                             (Int32(DNNL_ARG_TO), to, UnsafeMutableRawPointer(copy.pointer))])
+            if precision.isEmulatedBFloat16 { roundToBFloat16(copy.pointer, count: DNNL.size(to) / 4) }
         }
         return copy
     }

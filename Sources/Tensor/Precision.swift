@@ -71,6 +71,31 @@ func roundToBFloat16(_ p: UnsafeMutablePointer<Float>, count: Int) {
 import CDNNL
 
 extension Precision {
+    /// Whether oneDNN has bfloat16 kernels on this CPU (AVX512-BF16, AMX, or AVX-512 for its emulating jit
+    /// kernels). Where it has none (AVX2 machines), bf16 is emulated: the operands are rounded to bfloat16 values
+    /// kept in float32 and the float32 kernels run. A product of two bfloat16 values is exact in float32, so this
+    /// computes what the bf16 kernels compute, up to the order of the float32 accumulation. Probed once.
+    public static let nativeBFloat16: Bool = {
+        guard var a = try? DNNL.md([16, 16], dnnl_ab, dnnl_bf16), var b = try? DNNL.md([16, 16], dnnl_ab, dnnl_bf16),
+              var c = try? DNNL.md([16, 16], dnnl_ab), let attr = try? DNNL.attr() else { return false }
+        defer { dnnl_primitive_attr_destroy(attr) }
+        var d = dnnl_matmul_desc_t()
+        guard dnnl_matmul_desc_init(&d, &a, &b, nil, &c) == dnnl_success else { return false }
+        let names = (try? withUnsafePointer(to: &d) { try DNNLPrimitive.candidates(opDesc: UnsafeRawPointer($0), attr: attr) }) ?? []
+        return names.contains { !$0.hasPrefix("ref") }
+    }()
+
+    /// bf16 on a CPU without oneDNN bfloat16 kernels: operands rounded, float32 kernels (see `nativeBFloat16`).
+    var isEmulatedBFloat16: Bool { self == .bf16 && !Precision.nativeBFloat16 }
+
     /// oneDNN's element type for the operands (inputs and weights) of a kernel in this precision.
-    var operandType: dnnl_data_type_t { self == .bf16 ? dnnl_bf16 : dnnl_f32 }
+    var operandType: dnnl_data_type_t { self == .bf16 && Precision.nativeBFloat16 ? dnnl_bf16 : dnnl_f32 }
+}
+
+/// A copy of `count` floats from `source`, rounded to bfloat16 values (emulated bf16 operands).
+func bfloat16RoundedCopy(_ source: UnsafePointer<Float>, count: Int) -> TensorStorage {
+    let copy = TensorStorage(uninitialized: count)
+    copy.pointer.update(from: source, count: count)
+    roundToBFloat16(copy.pointer, count: count)
+    return copy
 }

@@ -20,7 +20,7 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Preprocessing preset (default: the family's; \(Preset.names.joined(separator: ", ")), optionally @SIZE).")
     var preprocess: String?
 
-    @Option(help: "3x3 convolutions: winograd (default; oneDNN's Winograd on layers of 64x64 pixels and more with up to 256 channels, ~1.5-2x faster there, error within the faithfulness tolerance) or direct (PyTorch's own algorithm).")
+    @Option(help: "3x3 convolutions: winograd (default; oneDNN's Winograd on layers of 64x64 pixels and more with up to 256 channels, ~1.5-2x faster there, error within the faithfulness tolerance; AVX-512 CPUs only, direct elsewhere) or direct (PyTorch's own algorithm).")
     var convAlgorithm: String = ConvolutionKernel.Algorithm.winograd.rawValue
 
     @Option(help: ArgumentHelp(Precision.optionHelp))
@@ -41,9 +41,11 @@ struct ModelOptions: ParsableArguments {
         return try ModelLoader.load(path: checkpoint, family: forced, configPath: config)
     }
 
-    /// The algorithm the 3x3 convolutions really use: bf16 kernels are always direct (oneDNN has no bf16 Winograd).
+    /// The algorithm the 3x3 convolutions really use: bf16 kernels are always direct (oneDNN has no bf16 Winograd),
+    /// and so is everything on CPUs where oneDNN has no Winograd kernels (they need AVX-512).
     var effectiveConvAlgorithm: String {
-        precision == Precision.bf16.rawValue ? ConvolutionKernel.Algorithm.direct.rawValue : convAlgorithm
+        precision == Precision.bf16.rawValue || !ConvolutionKernel.winogradAvailable
+            ? ConvolutionKernel.Algorithm.direct.rawValue : convAlgorithm
     }
 
     func preset(for model: VQModel) throws -> Preset {
@@ -75,7 +77,7 @@ struct RunOptions: ParsableArguments {
 }
 
 extension Precision {
-    static let optionHelp = "Convolutions, linear layers and attention matmuls: fp32 (default) or bf16 (bfloat16 inputs and weights, float32 accumulation, like PyTorch's CPU autocast; ~97% of codes and the PSNR to 0.01 dB as fp32). Faster only where the CPU's bfloat16 dot products outrun its float32 FMAs (AMX); with AVX512-BF16 alone it measured 1.5-2.6x slower than fp32. The codebook search, normalisations and the Inception network stay float32."
+    static let optionHelp = "Convolutions, linear layers and attention matmuls: fp32 (default) or bf16 (bfloat16 inputs and weights, float32 accumulation, like PyTorch's CPU autocast; ~97% of codes and the PSNR to 0.01 dB as fp32). Faster only where the CPU's bfloat16 dot products outrun its float32 FMAs (AMX); with AVX512-BF16 alone it measured 1.5-2.6x slower than fp32; without it (AVX2) bf16 is emulated by rounding the operands for the fp32 kernels. The codebook search, normalisations and the Inception network stay float32."
 
     static func parse(_ s: String) throws -> Precision {
         guard let p = Precision(rawValue: s) else { throw ValidationError("unknown --precision '\(s)' (fp32, bf16)") }

@@ -36,9 +36,11 @@ final class ConformanceTests: XCTestCase {
         let dirs = try cases(fullSize: true)
         XCTAssertGreaterThanOrEqual(dirs.count, 5)
         try withEachAlgorithm { for dir in dirs { try check(dir) } }
-        // The full-size cases have layers of 64x64 pixels and more, so the Winograd pass really ran Winograd.
-        XCTAssertTrue(ConvolutionKernel.implementationsUsed.contains { $0.contains("wino") },
-                      "no Winograd kernel ran: \(ConvolutionKernel.implementationsUsed.sorted())")
+        // The full-size cases have layers of 64x64 pixels and more, so the Winograd pass really ran Winograd where
+        // oneDNN has it (AVX-512 machines); elsewhere both passes run the direct kernels.
+        XCTAssertEqual(ConvolutionKernel.implementationsUsed.contains { $0.contains("wino") },
+                       ConvolutionKernel.winogradAvailable,
+                       "implementations: \(ConvolutionKernel.implementationsUsed.sorted())")
     }
 
     /// Runs `body` once per convolution algorithm (models are built inside, so their kernels take it); both must
@@ -64,13 +66,19 @@ final class ConformanceTests: XCTestCase {
         let x = try Tensor(shape: input.shape, values: try input.floats())
         let tol = try XCTUnwrap(spec["tolerances"] as? [String: Any])
         let factor = tol["suggested_factor"] as? Double ?? 4
+        // PyTorch's own float32 error, the largest recorded for this case over the CPUs measured (its AVX2 and
+        // AVX-512 kernels round differently; tools/make_model_fixtures.py --record-cpu-errors).
+        func torchError(_ key: String) -> Double {
+            let byCPU = (tol["by_cpu"] as? [String: [String: Double]] ?? [:]).values.compactMap { $0[key] }
+            return (byCPU + [tol[key] as? Double ?? 0]).max() ?? 0
+        }
 
         let enc = try model.encode(x)
         // Latents against PyTorch float64.
         let lat64 = try npy("latents64.npy")
         XCTAssertEqual(enc.latents.shape, lat64.shape, "\(name): latent shape")
         let latErr = maxAbs(enc.latents.plain().toArray(), try lat64.doubles())
-        let latTol = factor * (tol["latents_f32_vs_f64_maxabs"] as? Double ?? 0)
+        let latTol = factor * torchError("latents_f32_vs_f64_maxabs")
         XCTAssertLessThanOrEqual(latErr, latTol, "\(name): latents differ from float64 by \(latErr) (PyTorch float32: \(latTol / factor))")
 
         // Codes: identical wherever the float64 decision is not a near tie.
@@ -91,7 +99,7 @@ final class ConformanceTests: XCTestCase {
         let rec64 = try npy("recon64.npy")
         XCTAssertEqual(y.shape, rec64.shape, "\(name): output shape")
         let recErr = maxAbs(y.plain().toArray(), try rec64.doubles())
-        let recTol = factor * (tol["recon_f32_vs_f64_maxabs"] as? Double ?? 0)
+        let recTol = factor * torchError("recon_f32_vs_f64_maxabs")
         XCTAssertLessThanOrEqual(recErr, recTol, "\(name): reconstruction differs from float64 by \(recErr) (PyTorch float32: \(recTol / factor))")
         // 8-bit images: equal to PyTorch's except where PyTorch's own value lies within the tolerated float error
         // of a rounding boundary (the mapping is monotone, so the allowed range is [pixels(v - δ), pixels(v + δ)]).

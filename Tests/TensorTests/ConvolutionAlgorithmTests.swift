@@ -23,7 +23,9 @@ final class ConvolutionAlgorithmTests: XCTestCase {
         let xs = values(n * c * side * side, seed: 3), rs = values(n * c * side * side, seed: 4)
         let x = try Tensor(shape: [n, c, side, side], values: xs).to(.nChw16c)
         let residual = try Tensor(shape: [n, c, side, side], values: rs).to(.nChw16c)
-        let exact = float64Convolution(xs, residual: rs, n: n, c: c, side: side)
+        let (exact, naive) = referenceConvolutions(xs, residual: rs, n: n, c: c, side: side)
+        // The float32 rounding error of the plain sum (terms added in order): what a kernel's own error is set against.
+        let naiveError = zip(naive, exact).map { abs(Double($0) - $1) }.max() ?? .infinity
         let saved = ConvolutionKernel.scratchpadBudgetBytes
         defer { ConvolutionKernel.scratchpadBudgetBytes = saved }
 
@@ -41,35 +43,44 @@ final class ConvolutionAlgorithmTests: XCTestCase {
             // Per-image execution runs the same kernel on a smaller batch: rounding-level differences at most.
             XCTAssertLessThan(slicing, 1e-6, "\(algorithm): image-by-image execution changed the result")
         }
-        // The direct kernel is float32 rounding of 288-term sums; Winograd within the 4x the model tests allow.
+        // The direct kernel is float32 rounding of 290-term sums: of the order of adding them in order (2x allows
+        // for the luck of a maximum); Winograd within the 4x the model tests allow.
         let direct = try XCTUnwrap(errors[.direct]), winograd = try XCTUnwrap(errors[.winograd])
-        XCTAssertLessThan(direct, 1e-6)
+        print("float32 sum in order vs float64: \(naiveError)")
+        XCTAssertLessThanOrEqual(direct, 2 * naiveError)
         XCTAssertLessThanOrEqual(winograd, 4 * direct)
     }
 
-    /// The same convolution (3x3, padding 1, bias, plus residual) in float64, NCHW.
-    private func float64Convolution(_ x: [Float], residual: [Float], n: Int, c: Int, side: Int) -> [Double] {
-        let w = values(c * c * 9, seed: 1).map { Double($0 * 0.1) }, b = values(c, seed: 2).map(Double.init)
-        var y = [Double](repeating: 0, count: x.count)
+    /// The same convolution (3x3, padding 1, bias, plus residual), NCHW, in float64 and in float32 with the terms
+    /// added in order.
+    private func referenceConvolutions(_ x: [Float], residual: [Float], n: Int, c: Int,
+                                       side: Int) -> (float64: [Double], float32: [Float]) {
+        let w32 = values(c * c * 9, seed: 1).map { $0 * 0.1 }, b32 = values(c, seed: 2)
+        let w = w32.map(Double.init), b = b32.map(Double.init)
+        var y = [Double](repeating: 0, count: x.count), y32 = [Float](repeating: 0, count: x.count)
         for img in 0..<n {
             for o in 0..<c {
                 for i in 0..<side {
                     for j in 0..<side {
-                        var acc = b[o] + Double(residual[((img * c + o) * side + i) * side + j])
+                        let r = residual[((img * c + o) * side + i) * side + j]
+                        var acc = b[o] + Double(r), acc32 = b32[o]
                         for ci in 0..<c {
                             for ki in 0..<3 where i + ki - 1 >= 0 && i + ki - 1 < side {
                                 for kj in 0..<3 where j + kj - 1 >= 0 && j + kj - 1 < side {
-                                    acc += w[((o * c + ci) * 3 + ki) * 3 + kj]
-                                        * Double(x[((img * c + ci) * side + i + ki - 1) * side + j + kj - 1])
+                                    let wi = ((o * c + ci) * 3 + ki) * 3 + kj
+                                    let xi = ((img * c + ci) * side + i + ki - 1) * side + j + kj - 1
+                                    acc += w[wi] * Double(x[xi])
+                                    acc32 += w32[wi] * x[xi]
                                 }
                             }
                         }
                         y[((img * c + o) * side + i) * side + j] = acc
+                        y32[((img * c + o) * side + i) * side + j] = acc32 + r
                     }
                 }
             }
         }
-        return y
+        return (y, y32)
     }
 
     private func maxDifference(_ a: [Float], _ b: [Float]) -> Float {
@@ -83,6 +94,7 @@ final class ConvolutionAlgorithmTests: XCTestCase {
         XCTAssertFalse(try k.implementation(for: x).contains("wino"))
         let big = try Tensor(shape: [1, 32, 64, 64], values: values(32 * 64 * 64, seed: 6))
         let name = try k.implementation(for: big)
-        XCTAssertTrue(name.contains("wino"), name)
+        // oneDNN's Winograd kernels need AVX-512; elsewhere the direct kernel runs.
+        XCTAssertEqual(name.contains("wino"), ConvolutionKernel.winogradAvailable, name)
     }
 }
