@@ -241,6 +241,9 @@ public final class ConvolutionKernel: @unchecked Sendable {
         if let r = residual, r.shape != outShape {
             throw TensorError.shapeMismatch("residual \(r.shape) does not match convolution output \(outShape)")
         }
+        if usesOwnWinograd(outputPixels: oh * ow) {
+            return try ownWinograd(x, residual: residual, layout: layout)
+        }
         // The primitive always picks its own output layout (forcing one can select a much slower kernel); a
         // requested layout is produced afterwards by our conversion kernels.
         let key = PlanKey(n: x.shape[0], h: x.shape[2], w: x.shape[3], src: x.layout, sum: residual != nil,
@@ -333,9 +336,72 @@ public final class ConvolutionKernel: @unchecked Sendable {
         return out
     }
 
+    /// vqrt's own Winograd F(4×4, 3×3) (Winograd.swift) for the layers that would use Winograd, where oneDNN has
+    /// no Winograd kernels (AVX2 CPUs), or everywhere with `ownWinogradEverywhere` (VQRT_OWN_WINOGRAD=1; tests).
+    nonisolated(unsafe) public static var ownWinogradEverywhere = ProcessInfo.processInfo.environment["VQRT_OWN_WINOGRAD"] == "1"
+    /// The name `implementationsUsed` and `implementation(for:)` give vqrt's own Winograd kernel.
+    public static let ownWinogradName = "winograd:vqrt_f4x4_3x3"
+    private var ownWinogradKernel: WinogradConvolution?
+
+    /// Not for layers with fewer than 16 input or output channels (the image's first and last): padded to a whole
+    /// 16-channel block they would do more work than the direct kernel (measured 4-6x slower on the 3-channel ones).
+    func usesOwnWinograd(outputPixels pixels: Int) -> Bool {
+        usesWinograd(outputPixels: pixels) && inChannels >= 16 && outChannels >= 16
+            && (!ConvolutionKernel.winogradAvailable || ConvolutionKernel.ownWinogradEverywhere)
+    }
+
+    /// The convolution through vqrt's own Winograd kernel (transformed weights made on first use).
+    private func ownWinograd(_ x: Tensor, residual: Tensor?, layout: TensorLayout?) throws -> Tensor {
+        lock.lock()
+        let kernel: WinogradConvolution
+        do {
+            if let k = ownWinogradKernel {
+                kernel = k
+            } else {
+                let plain = try plainWeights()
+                kernel = Profiler.measure("winograd weight transform") {
+                    WinogradConvolution(weight: plain.pointer, inChannels: inChannels, outChannels: outChannels,
+                                        bias: bias.map { UnsafePointer($0.pointer) }, padding: padding)
+                }
+                ownWinogradKernel = kernel
+                ConvolutionKernel.recordImplementation(ConvolutionKernel.ownWinogradName)
+                if ConvolutionKernel.tracePlans {
+                    FileHandle.standardError.write(Data("conv plan \(x.shape) \(inChannels)->\(outChannels): \(ConvolutionKernel.ownWinogradName)\n".utf8))
+                }
+            }
+            lock.unlock()
+        } catch {
+            lock.unlock()
+            throw error
+        }
+        let input = x.layout == .nChw16c ? x : try Profiler.measure("conv input \(x.layout)->nChw16c") { try x.to(.nChw16c) }
+        let r = try residual.map { $0.layout == .nChw16c ? $0 : try $0.to(.nChw16c) }
+        let (oh, ow) = kernel.outputSize(h: x.shape[2], w: x.shape[3])
+        let flops = 2 * Double(x.shape[0] * oh * ow) * Double(inChannels * outChannels * 9)
+        var out = try Profiler.measure("conv 3x3/1 \(inChannels)->\(outChannels) @\(x.shape[2])x\(x.shape[3]) winograd", flops: flops) {
+            try kernel(input, residual: r)
+        }
+        if let l = layout, l != out.layout { out = try out.to(l) }
+        return out
+    }
+
+    /// The weights in PyTorch's layout: the first variant if it still is that, else reordered back from it.
+    private func plainWeights() throws -> TensorStorage {
+        let plainMD = try DNNL.md([outChannels, inChannels, kernelSize.h, kernelSize.w],
+                                  kind == .convolution ? dnnl_oihw : dnnl_iohw)
+        let from = variants[0]
+        if DNNL.equal(from.md, plainMD) { return from.storage }
+        let plain = TensorStorage(zeros: (DNNL.size(plainMD) + 3) / 4)
+        try DNNLPrimitive.reorder(from: from.md, to: plainMD).execute(
+            [(Int32(DNNL_ARG_FROM), from.md, UnsafeMutableRawPointer(from.storage.pointer)),
+             (Int32(DNNL_ARG_TO), plainMD, UnsafeMutableRawPointer(plain.pointer))])
+        return plain
+    }
+
     /// Implementation oneDNN picked for inputs like `x` (e.g. "jit:avx512_core"), for diagnostics.
     public func implementation(for x: Tensor) throws -> String {
         let (oh, ow) = outputSize(h: x.shape[2], w: x.shape[3])
+        if usesOwnWinograd(outputPixels: oh * ow) { return ConvolutionKernel.ownWinogradName }
         let key = PlanKey(n: x.shape[0], h: x.shape[2], w: x.shape[3], src: x.layout, sum: false, precision: precision)
         return try plan(key, inputShape: x.shape, outShape: [x.shape[0], outChannels, oh, ow]).primitive.implementation
     }

@@ -41,10 +41,18 @@ struct Bench: ParsableCommand {
             let x = try Tensor(shape: [n, 3, side, side]) { buf in
                 for i in 0..<buf.count { buf[i] = Float(sin(Double(i % (side * side)) * 0.001 + Double(i / (side * side)))) }
             }
-            // The first run also creates oneDNN primitives (JIT code) and reorders weights: timed apart.
+            // The first run also creates oneDNN primitives (JIT code) and reorders (or Winograd-transforms) weights:
+            // timed apart. VQRT_PROFILE_FIRST=1 prints its 25 most expensive entries.
+            let profileFirst = ProcessInfo.processInfo.environment["VQRT_PROFILE_FIRST"] != nil
+            if profileFirst { Profiler.enabled = true }
             let firstStart = Clock.seconds()
             _ = try loaded.model.reconstruct(x)
             let firstSeconds = Clock.seconds() - firstStart
+            if profileFirst {
+                for e in Profiler.report().prefix(25) {
+                    Console.info(String(format: "first batch: %-50@ %8.4f s", e.name as NSString, e.seconds))
+                }
+            }
             if profile { Profiler.enabled = true; Profiler.reset() }
             var times: [Double] = []
             for _ in 0..<max(1, repeats) {
