@@ -30,7 +30,7 @@ final class WinogradConvolution: @unchecked Sendable {
     private let bias: TensorStorage
 
     /// Bytes of transformed input (36 matrices) per chunk of tiles.
-    static var chunkBytes = 3 << 20
+    nonisolated(unsafe) static var chunkBytes = (ProcessInfo.processInfo.environment["VQRT_WINOGRAD_CHUNK_KB"].flatMap(Int.init) ?? 8192) << 10
 
     /// - Parameters:
     ///   - weight: PyTorch's `[out, in, 3, 3]` in C order.

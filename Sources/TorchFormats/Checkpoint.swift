@@ -42,6 +42,10 @@ public final class Checkpoint {
         try Checkpoint(file: MappedFile(path: path), options: options, nestingDepth: 0)
     }
 
+    /// Drops the checkpoint's file pages from the resident set (see `MappedFile.releaseResidentPages`); the
+    /// checkpoint stays fully readable.
+    public func releaseResidentPages() { file.releaseResidentPages() }
+
     init(file: MappedFile, options: LoadOptions, nestingDepth: Int) throws {
         self.file = file
         self.path = file.path

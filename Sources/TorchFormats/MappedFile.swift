@@ -42,6 +42,14 @@ public final class MappedFile {
     }
     private var owned: UnsafeMutableRawPointer?
 
+    /// Lets the kernel drop the mapping's pages from this process's resident set (they stay in the page cache and
+    /// are faulted back in, unchanged, if read again): a read-only private mapping that is never written has no
+    /// private copies to lose. Called once a model has copied its weights out, so that the checkpoint does not
+    /// count twice in the process's memory.
+    public func releaseResidentPages() {
+        if let mapping { _ = madvise(mapping, bytes.count, MADV_DONTNEED) }
+    }
+
     deinit {
         if let mapping { munmap(mapping, bytes.count) }
         owned?.deallocate()

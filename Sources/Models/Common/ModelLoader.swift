@@ -39,6 +39,9 @@ public enum ModelLoader {
         guard unexpected.isEmpty else {
             throw ModelError.badConfig("\(unexpected.count) checkpoint weight(s) are not used by the detected \(family.rawValue) configuration: \(unexpected.prefix(8).joined(separator: ", "))\(unexpected.count > 8 ? ", ..." : "")")
         }
+        // Every layer holds its own copy of its weights now: the mapped file need not stay resident (~the
+        // checkpoint's size off the peak memory of every run).
+        ckpt.releaseResidentPages()
         return LoadedModel(model: model, checkpoint: ckpt, stateDict: sd, ignoredKeys: ignored)
     }
 
