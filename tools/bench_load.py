@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 
@@ -80,7 +81,10 @@ def main():
     os.makedirs(os.path.dirname(a.path), exist_ok=True)
     if not os.path.exists(a.path):
         print(f"building {a.path} ...", file=sys.stderr)
-        build(a.path)
+        # In a child process: a forked child starts with its parent's peak RSS (Linux keeps the high-water mark
+        # across fork and exec), so building it here with torch would inflate every measurement below.
+        subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {HERE!r}); import bench_load; "
+                        f"bench_load.build({a.path!r})"], check=True)
     size_mb = os.path.getsize(a.path) / 2**20
     rows = {}
     for name, cmd in [
