@@ -40,6 +40,7 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from reference import containers, ldm_vqgan, presets, rt_vqvae, vit_vqgan  # noqa: E402
+from cpu_name import cpu_name  # noqa: E402
 from vqrt_rng import fill_state_dict  # noqa: E402
 
 OUT = os.path.join(HERE, "..", "Fixtures", "models")
@@ -378,17 +379,6 @@ def run_case(name, case):
           f"{codes32.numel():5d}  lat {lat_max:.2e}/{lat_rms:.2e}  rec {rec_max:.2e}/{rec_rms:.2e}  "
           f"mismatch {int(mismatch.sum())}  fwd-vs-dec {case_json['forward_vs_decode_codes_maxabs']:.1e}", flush=True)
     return case_json
-
-
-def cpu_name():
-    """PyTorch's CPU capability and the processor model, e.g. "AVX2 (AMD EPYC)"."""
-    model = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{torch.backends.cpu.get_cpu_capability()} ({model})"
 
 
 def committed_model(case, d, spec):

@@ -38,6 +38,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vqrt_rng  # noqa: E402
+from cpu_name import cpu_name  # noqa: E402
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 OUT = os.path.join(ROOT, "Fixtures", "nn")
@@ -512,17 +513,6 @@ def build_block_cases():
                 resolution=32, z_channels=3, double_z=False, attn_type="none")
     block_case("encoder_noattn", "encoder", "encoder", Encoder(**cfg3), rand(97, [1, 3, 20, 24]), 908, cfg3)
     block_case("decoder_noattn", "decoder", "decoder", Decoder(**cfg3), rand(98, [1, 3, 5, 6]), 909, cfg3)
-
-
-def cpu_name():
-    """PyTorch's CPU capability and the processor model, e.g. "AVX2 (AMD EPYC)"."""
-    model = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{torch.backends.cpu.get_cpu_capability()} ({model})"
 
 
 def record_cpu_errors():

@@ -59,13 +59,16 @@ public final class ConvolutionKernel: @unchecked Sendable {
         let outShape: [Int]
         let outLayout: TensorLayout
         let dstReorder: DNNLPrimitive?
+        /// With `dstReorder`: the residual (given in `outLayout`) into the primitive's destination layout.
+        let residualReorder: DNNLPrimitive?
         let weights: WeightVariant
         init(primitive: DNNLPrimitive, srcMD: dnnl_memory_desc_t, srcLayout: TensorLayout?, srcReorder: DNNLPrimitive?,
              inputMD: dnnl_memory_desc_t, dstMD: dnnl_memory_desc_t, outShape: [Int], outLayout: TensorLayout,
-             dstReorder: DNNLPrimitive?, weights: WeightVariant) {
+             dstReorder: DNNLPrimitive?, residualReorder: DNNLPrimitive?, weights: WeightVariant) {
             self.primitive = primitive; self.srcMD = srcMD; self.srcLayout = srcLayout; self.srcReorder = srcReorder
             self.inputMD = inputMD
             self.dstMD = dstMD; self.outShape = outShape; self.outLayout = outLayout; self.dstReorder = dstReorder
+            self.residualReorder = residualReorder
             self.weights = weights
         }
     }
@@ -242,7 +245,8 @@ public final class ConvolutionKernel: @unchecked Sendable {
             throw TensorError.shapeMismatch("residual \(r.shape) does not match convolution output \(outShape)")
         }
         if usesOwnWinograd(outputPixels: oh * ow) {
-            return try ownWinograd(x, residual: residual, layout: layout)
+            return try ownWinograd(x, residual: residual, layout: layout,
+                                   flops: 2 * Double(x.shape[0] * oh * ow) * Double(inChannels * outChannels * 9))
         }
         // The primitive always picks its own output layout (forcing one can select a much slower kernel); a
         // requested layout is produced afterwards by our conversion kernels.
@@ -278,8 +282,13 @@ public final class ConvolutionKernel: @unchecked Sendable {
             srcStorage = s
         }
         if key.precision.isEmulatedBFloat16 {
+            // Round the operand; a copy only if it is still the caller's tensor (kernels never write their inputs).
             let n = DNNL.size(plan.srcMD) / 4
-            srcStorage = Profiler.measure("conv input to bf16 values") { bfloat16RoundedCopy(srcStorage.pointer, count: n) }
+            if srcStorage === x.storage {
+                srcStorage = Profiler.measure("conv input to bf16 values") { bfloat16RoundedCopy(srcStorage.pointer, count: n) }
+            } else {
+                Profiler.measure("conv input to bf16 values") { roundToBFloat16(srcStorage.pointer, count: n) }
+            }
         }
         let srcStep = DNNL.size(plan.srcMD) / 4, dstStep = DNNL.size(plan.dstMD) / 4
         let dstStorage = TensorStorage(uninitialized: Swift.max(slices * ((DNNL.size(plan.dstMD) + 3) / 4),
@@ -288,17 +297,15 @@ public final class ConvolutionKernel: @unchecked Sendable {
             // The sum post-op reads the residual from the destination in the primitive's own layout. That is one
             // of ours on AVX-512 machines (nChw16c); elsewhere (AVX2 kernels block by 8 channels) the residual is
             // reordered into it, and the result back out by `dstReorder`.
-            if plan.dstReorder == nil {
-                let rr = try r.to(plan.outLayout)
-                Profiler.measure("conv residual copy") {
-                    dstStorage.pointer.update(from: rr.pointer, count: Tensor.physicalCount(outShape, plan.outLayout))
+            let rr = try r.to(plan.outLayout)
+            if let re = plan.residualReorder {
+                try Profiler.measure("conv residual reorder \(outChannels)ch") {
+                    try re.execute([(Int32(DNNL_ARG_FROM), try DNNL.md(of: rr), UnsafeMutableRawPointer(rr.pointer)),
+                                    (Int32(DNNL_ARG_TO), plan.dstMD, UnsafeMutableRawPointer(dstStorage.pointer))])
                 }
             } else {
-                let rmd = try DNNL.md(of: r)
-                try Profiler.measure("conv residual reorder \(r.layout)->\(outChannels)ch") {
-                    try DNNLPrimitive.reorder(from: rmd, to: plan.dstMD).execute(
-                        [(Int32(DNNL_ARG_FROM), rmd, UnsafeMutableRawPointer(r.pointer)),
-                         (Int32(DNNL_ARG_TO), plan.dstMD, UnsafeMutableRawPointer(dstStorage.pointer))])
+                Profiler.measure("conv residual copy") {
+                    dstStorage.pointer.update(from: rr.pointer, count: Tensor.physicalCount(outShape, plan.outLayout))
                 }
             }
         }
@@ -325,8 +332,10 @@ public final class ConvolutionKernel: @unchecked Sendable {
         var out: Tensor
         if let re = plan.dstReorder {
             out = Tensor(uninitialized: outShape, layout: plan.outLayout)
-            try re.execute([(Int32(DNNL_ARG_FROM), plan.dstMD, UnsafeMutableRawPointer(dstStorage.pointer)),
-                            (Int32(DNNL_ARG_TO), try DNNL.md(of: out), UnsafeMutableRawPointer(out.pointer))])
+            try Profiler.measure("conv output reorder \(outChannels)ch") {
+                try re.execute([(Int32(DNNL_ARG_FROM), plan.dstMD, UnsafeMutableRawPointer(dstStorage.pointer)),
+                                (Int32(DNNL_ARG_TO), try DNNL.md(of: out), UnsafeMutableRawPointer(out.pointer))])
+            }
         } else {
             out = try Tensor(shape: outShape, layout: plan.outLayout, storage: dstStorage)
         }
@@ -341,7 +350,7 @@ public final class ConvolutionKernel: @unchecked Sendable {
     nonisolated(unsafe) public static var ownWinogradEverywhere = ProcessInfo.processInfo.environment["VQRT_OWN_WINOGRAD"] == "1"
     /// The name `implementationsUsed` and `implementation(for:)` give vqrt's own Winograd kernel.
     public static let ownWinogradName = "winograd:vqrt_f4x4_3x3"
-    private var ownWinogradKernel: WinogradConvolution?
+    private var ownWinogradConvolution: WinogradConvolution?
 
     /// Not for layers with fewer than 16 input or output channels (the image's first and last): padded to a whole
     /// 16-channel block they would do more work than the direct kernel (measured 4-6x slower on the 3-channel ones).
@@ -350,34 +359,29 @@ public final class ConvolutionKernel: @unchecked Sendable {
             && (!ConvolutionKernel.winogradAvailable || ConvolutionKernel.ownWinogradEverywhere)
     }
 
-    /// The convolution through vqrt's own Winograd kernel (transformed weights made on first use).
-    private func ownWinograd(_ x: Tensor, residual: Tensor?, layout: TensorLayout?) throws -> Tensor {
+    /// vqrt's own Winograd kernel for this convolution, made (weights transformed) on first use.
+    private func ownWinogradKernel(shape: [Int]) throws -> WinogradConvolution {
         lock.lock()
-        let kernel: WinogradConvolution
-        do {
-            if let k = ownWinogradKernel {
-                kernel = k
-            } else {
-                let plain = try plainWeights()
-                kernel = Profiler.measure("winograd weight transform") {
-                    WinogradConvolution(weight: plain.pointer, inChannels: inChannels, outChannels: outChannels,
-                                        bias: bias.map { UnsafePointer($0.pointer) }, padding: padding)
-                }
-                ownWinogradKernel = kernel
-                ConvolutionKernel.recordImplementation(ConvolutionKernel.ownWinogradName)
-                if ConvolutionKernel.tracePlans {
-                    FileHandle.standardError.write(Data("conv plan \(x.shape) \(inChannels)->\(outChannels): \(ConvolutionKernel.ownWinogradName)\n".utf8))
-                }
-            }
-            lock.unlock()
-        } catch {
-            lock.unlock()
-            throw error
+        defer { lock.unlock() }
+        if let k = ownWinogradConvolution { return k }
+        let (_, plain) = try plainWeights()
+        let k = Profiler.measure("winograd weight transform") {
+            WinogradConvolution(weight: plain.pointer, inChannels: inChannels, outChannels: outChannels,
+                                bias: bias.map { UnsafePointer($0.pointer) }, padding: padding)
         }
+        ownWinogradConvolution = k
+        ConvolutionKernel.recordImplementation(ConvolutionKernel.ownWinogradName)
+        if ConvolutionKernel.tracePlans {
+            FileHandle.standardError.write(Data("conv plan \(shape) \(inChannels)->\(outChannels): \(ConvolutionKernel.ownWinogradName)\n".utf8))
+        }
+        return k
+    }
+
+    /// The convolution through vqrt's own Winograd kernel (nChw16c in and out, converted where needed).
+    private func ownWinograd(_ x: Tensor, residual: Tensor?, layout: TensorLayout?, flops: Double) throws -> Tensor {
+        let kernel = try ownWinogradKernel(shape: x.shape)
         let input = x.layout == .nChw16c ? x : try Profiler.measure("conv input \(x.layout)->nChw16c") { try x.to(.nChw16c) }
         let r = try residual.map { $0.layout == .nChw16c ? $0 : try $0.to(.nChw16c) }
-        let (oh, ow) = kernel.outputSize(h: x.shape[2], w: x.shape[3])
-        let flops = 2 * Double(x.shape[0] * oh * ow) * Double(inChannels * outChannels * 9)
         var out = try Profiler.measure("conv 3x3/1 \(inChannels)->\(outChannels) @\(x.shape[2])x\(x.shape[3]) winograd", flops: flops) {
             try kernel(input, residual: r)
         }
@@ -385,17 +389,18 @@ public final class ConvolutionKernel: @unchecked Sendable {
         return out
     }
 
-    /// The weights in PyTorch's layout: the first variant if it still is that, else reordered back from it.
-    private func plainWeights() throws -> TensorStorage {
+    /// The weights in PyTorch's layout (descriptor and values): the first variant if it still is that, else
+    /// reordered back from it.
+    private func plainWeights() throws -> (dnnl_memory_desc_t, TensorStorage) {
         let plainMD = try DNNL.md([outChannels, inChannels, kernelSize.h, kernelSize.w],
                                   kind == .convolution ? dnnl_oihw : dnnl_iohw)
         let from = variants[0]
-        if DNNL.equal(from.md, plainMD) { return from.storage }
+        if DNNL.equal(from.md, plainMD) { return (plainMD, from.storage) }
         let plain = TensorStorage(zeros: (DNNL.size(plainMD) + 3) / 4)
         try DNNLPrimitive.reorder(from: from.md, to: plainMD).execute(
             [(Int32(DNNL_ARG_FROM), from.md, UnsafeMutableRawPointer(from.storage.pointer)),
              (Int32(DNNL_ARG_TO), plainMD, UnsafeMutableRawPointer(plain.pointer))])
-        return plain
+        return (plainMD, plain)
     }
 
     /// Implementation oneDNN picked for inputs like `x` (e.g. "jit:avx512_core"), for diagnostics.
@@ -494,6 +499,8 @@ public final class ConvolutionKernel: @unchecked Sendable {
         } else {
             dstReorder = try DNNLPrimitive.reorder(from: dstMD, to: try DNNL.md(outShape, DNNL.tag(outLayout, rank: 4)))
         }
+        let residualReorder = key.sum && dstReorder != nil
+            ? try DNNLPrimitive.reorder(from: try DNNL.md(outShape, DNNL.tag(outLayout, rank: 4)), to: dstMD) : nil
         if key.precision.isEmulatedBFloat16 && !weightsRoundedToBFloat16 {
             // Emulated bf16: the weights become bfloat16 values once (every copy: the kernel's precision is fixed
             // from its first call on).
@@ -507,7 +514,8 @@ public final class ConvolutionKernel: @unchecked Sendable {
             FileHandle.standardError.write(Data(line.utf8))
         }
         let p = Plan(primitive: prim, srcMD: srcMD, srcLayout: srcLayout, srcReorder: srcReorder, inputMD: inputMD, dstMD: dstMD,
-                     outShape: outShape, outLayout: outLayout, dstReorder: dstReorder, weights: weights)
+                     outShape: outShape, outLayout: outLayout, dstReorder: dstReorder, residualReorder: residualReorder,
+                     weights: weights)
         // Inputs of ever new sizes would grow the cache without bound; keep the most recent few dozen.
         if plans.count >= 32 { plans = [:] }
         plans[key] = p
@@ -546,12 +554,7 @@ public final class ConvolutionKernel: @unchecked Sendable {
                             (Int32(DNNL_ARG_TO), md, UnsafeMutableRawPointer(storage.pointer))])
         } else {
             // oneDNN reorders into Winograd layouts only from plain ones: go back to PyTorch's layout first.
-            let plainMD = try DNNL.md([outChannels, inChannels, kernelSize.h, kernelSize.w],
-                                      kind == .convolution ? dnnl_oihw : dnnl_iohw)
-            let plain = TensorStorage(zeros: (DNNL.size(plainMD) + 3) / 4)
-            try DNNLPrimitive.reorder(from: from.md, to: plainMD).execute(
-                [(Int32(DNNL_ARG_FROM), from.md, UnsafeMutableRawPointer(from.storage.pointer)),
-                 (Int32(DNNL_ARG_TO), plainMD, UnsafeMutableRawPointer(plain.pointer))])
+            let (plainMD, plain) = try plainWeights()
             try DNNLPrimitive.reorder(from: plainMD, to: md).execute(
                 [(Int32(DNNL_ARG_FROM), plainMD, UnsafeMutableRawPointer(plain.pointer)),
                  (Int32(DNNL_ARG_TO), md, UnsafeMutableRawPointer(storage.pointer))])

@@ -20,7 +20,7 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Preprocessing preset (default: the family's; \(Preset.names.joined(separator: ", ")), optionally @SIZE).")
     var preprocess: String?
 
-    @Option(help: "3x3 convolutions: winograd (default; oneDNN's Winograd on layers of 64x64 pixels and more with up to 256 channels, ~1.5-2x faster there, error within the faithfulness tolerance; AVX-512 CPUs only, direct elsewhere) or direct (PyTorch's own algorithm).")
+    @Option(help: "3x3 convolutions: winograd (default; oneDNN's Winograd on layers of 64x64 pixels and more with up to 256 channels, ~1.5-2x faster there, error within the faithfulness tolerance; vqrt's own F(4x4,3x3) on CPUs where oneDNN has none, e.g. AVX2) or direct (PyTorch's own algorithm).")
     var convAlgorithm: String = ConvolutionKernel.Algorithm.winograd.rawValue
 
     @Option(help: ArgumentHelp(Precision.optionHelp))
@@ -41,11 +41,9 @@ struct ModelOptions: ParsableArguments {
         return try ModelLoader.load(path: checkpoint, family: forced, configPath: config)
     }
 
-    /// The algorithm the 3x3 convolutions really use: bf16 kernels are always direct (oneDNN has no bf16 Winograd),
-    /// and so is everything on CPUs where oneDNN has no Winograd kernels (they need AVX-512).
+    /// The algorithm the 3x3 convolutions really use: bf16 kernels are always direct (oneDNN has no bf16 Winograd).
     var effectiveConvAlgorithm: String {
-        precision == Precision.bf16.rawValue || !ConvolutionKernel.winogradAvailable
-            ? ConvolutionKernel.Algorithm.direct.rawValue : convAlgorithm
+        precision == Precision.bf16.rawValue ? ConvolutionKernel.Algorithm.direct.rawValue : convAlgorithm
     }
 
     func preset(for model: VQModel) throws -> Preset {
