@@ -138,8 +138,9 @@ public final class ConvolutionKernel: @unchecked Sendable {
         /// elsewhere. About 2× faster on those layers; rounding error
         /// measured at 1-2.7× PyTorch's own float32-vs-float64 error on the model conformance fixtures, within the
         /// faithfulness tolerance (4×), with every code and 8-bit pixel unchanged (Tests/ModelsTests runs both).
-        /// Low-resolution and 512-channel layers stay direct: Winograd stores weights 4× larger, for less time
-        /// saved there.
+        /// Low-resolution layers stay direct, and so do 512-channel ones with oneDNN's kernels (their Winograd
+        /// weights are 4× larger); vqrt's own kernel (AVX2 CPUs) takes those too, transforming their kernels on
+        /// each call.
         case winograd
     }
 
@@ -157,9 +158,10 @@ public final class ConvolutionKernel: @unchecked Sendable {
 
     /// Output pixels (per image) from which the Winograd algorithm is used (64×64).
     public static let winogradMinimumPixels = 64 * 64
-    /// Largest in × out channel product that uses Winograd: oneDNN stores F(4×4, 3×3) weights 4× larger (6×6 tiles),
-    /// 38 MB per 512→512 layer, which a model with 17 of them at 64×64 (Table 3 64x64x3) pays 0.8 GB for; up to
-    /// 256→256 the weights stay under 10 MB per layer.
+    /// Largest in × out channel product that uses oneDNN's Winograd, or whose kernels vqrt's own Winograd keeps
+    /// transformed: F(4×4, 3×3) weights are 4× larger (6×6 tiles), 38 MB per 512→512 layer, which a model with 17
+    /// of them at 64×64 (Table 3 64x64x3) pays 0.6-0.8 GB for; up to 256→256 they stay under 10 MB per layer.
+    /// vqrt's own kernel transforms larger layers' kernels on every call instead (~9 ms per 512→512 layer here).
     nonisolated(unsafe) public static var winogradMaximumChannelProduct =
         ProcessInfo.processInfo.environment["VQRT_WINOGRAD_MAX_CHANNEL_PRODUCT"].flatMap(Int.init) ?? 256 * 256
 
@@ -194,9 +196,14 @@ public final class ConvolutionKernel: @unchecked Sendable {
 
     /// Whether this kernel would use Winograd on an output of `pixels` per image.
     func usesWinograd(outputPixels pixels: Int) -> Bool {
+        winogradShape(outputPixels: pixels) && inChannels * outChannels <= ConvolutionKernel.winogradMaximumChannelProduct
+    }
+
+    /// Whether this is a convolution Winograd suits (3×3, stride 1, float32, output of at least 64×64), whatever
+    /// its channel counts.
+    private func winogradShape(outputPixels pixels: Int) -> Bool {
         algorithm == .winograd && precision == .fp32 && kind == .convolution && kernelSize == (3, 3) && stride == (1, 1)
             && pixels >= ConvolutionKernel.winogradMinimumPixels
-            && inChannels * outChannels <= ConvolutionKernel.winogradMaximumChannelProduct
     }
 
     /// VQRT_TRACE_CONV=1: one line on stderr per plan made (shape, implementation, scratchpad).
@@ -352,10 +359,19 @@ public final class ConvolutionKernel: @unchecked Sendable {
     public static let ownWinogradName = "winograd:vqrt_f4x4_3x3"
     private var ownWinogradConvolution: WinogradConvolution?
 
+    /// Once vqrt's own Winograd kernel has run: whether it transforms the kernels on every call (layers above
+    /// `winogradMaximumChannelProduct`) rather than holding them transformed; nil before (diagnostics, tests).
+    public var ownWinogradTransformsPerCall: Bool? {
+        lock.lock(); defer { lock.unlock() }
+        return ownWinogradConvolution?.transformedPerCall
+    }
+
     /// Not for layers with fewer than 16 input or output channels (the image's first and last): padded to a whole
     /// 16-channel block they would do more work than the direct kernel (measured 4-6x slower on the 3-channel ones).
+    /// Unlike oneDNN's, it has no channel limit: layers above `winogradMaximumChannelProduct` transform their
+    /// kernels on each call instead of holding 4x their weights.
     func usesOwnWinograd(outputPixels pixels: Int) -> Bool {
-        usesWinograd(outputPixels: pixels) && inChannels >= 16 && outChannels >= 16
+        winogradShape(outputPixels: pixels) && inChannels >= 16 && outChannels >= 16
             && (!ConvolutionKernel.winogradAvailable || ConvolutionKernel.ownWinogradEverywhere)
     }
 
@@ -366,8 +382,9 @@ public final class ConvolutionKernel: @unchecked Sendable {
         if let k = ownWinogradConvolution { return k }
         let (_, plain) = try plainWeights()
         let k = Profiler.measure("winograd weight transform") {
-            WinogradConvolution(weight: plain.pointer, inChannels: inChannels, outChannels: outChannels,
-                                bias: bias.map { UnsafePointer($0.pointer) }, padding: padding)
+            WinogradConvolution(weight: plain, inChannels: inChannels, outChannels: outChannels,
+                                bias: bias.map { UnsafePointer($0.pointer) }, padding: padding,
+                                transformPerCall: inChannels * outChannels > ConvolutionKernel.winogradMaximumChannelProduct)
         }
         ownWinogradConvolution = k
         ConvolutionKernel.recordImplementation(ConvolutionKernel.ownWinogradName)

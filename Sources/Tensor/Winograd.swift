@@ -3,7 +3,8 @@
 //
 // Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks" (2016), with the interpolation points
 // 0, ±1, ±2, ∞ that oneDNN's F(4×4, 3×3) uses. Each 4×4 block of output pixels ("tile") is computed from the 6×6
-// input patch around it as  Y = Aᵀ [ U ⊙ V ] A  with  U = G g Gᵀ  (the 3×3 kernel, transformed once at load)
+// input patch around it as  Y = Aᵀ [ U ⊙ V ] A  with  U = G g Gᵀ  (the 3×3 kernel, transformed once, or on
+// every call for layers whose U would be large)
 // and  V = Bᵀ d B  (the patch). Summed over input channels, the 36 element-wise products become 36 independent
 // matrix products  M[ξν] = V[ξν] · U[ξν]  of shapes [tiles × in] · [in × out], which run as one batched oneDNN
 // matmul near the GEMM peak. Per output pixel that is 36·in·out/16 multiply-adds instead of 9·in·out: 4× fewer.
@@ -24,55 +25,104 @@ final class WinogradConvolution: @unchecked Sendable {
     let inPadded: Int
     let outPadded: Int
     let padding: Padding2D
-    /// U: [36][inPadded][outPadded], the transformed kernels (zero rows/columns for padding channels).
-    private let transformedWeights: TensorStorage
+    /// U: [36][inPadded][outPadded], the transformed kernels (zero rows/columns for padding channels), kept from
+    /// the start, or computed on each call from the plain kernels (`transformedPerCall`).
+    private enum Weights {
+        case transformed(TensorStorage)
+        case plain(TensorStorage)
+    }
+    private let weights: Weights
     /// The bias over outPadded channels (zeros where the convolution has none).
     private let bias: TensorStorage
+
+    /// Whether U is computed on each call (into a buffer that lives for the call) instead of once.
+    var transformedPerCall: Bool {
+        if case .plain = weights { return true }
+        return false
+    }
 
     /// Bytes of transformed input (36 matrices) per chunk of tiles.
     nonisolated(unsafe) static var chunkBytes = (ProcessInfo.processInfo.environment["VQRT_WINOGRAD_CHUNK_KB"].flatMap(Int.init) ?? 8192) << 10
 
     /// - Parameters:
-    ///   - weight: PyTorch's `[out, in, 3, 3]` in C order.
+    ///   - weight: PyTorch's `[out, in, 3, 3]` in C order; with `transformPerCall` it must stay unchanged for the
+    ///     kernel's life (it is read again on every call).
     ///   - bias: `out` values or nil.
-    init(weight: UnsafePointer<Float>, inChannels: Int, outChannels: Int, bias: UnsafePointer<Float>?, padding: Padding2D) {
+    ///   - transformPerCall: keep only the plain kernels and transform them on every call. U is 4x the size of
+    ///     the plain kernels (38 MB for 512->512); transforming 512x512 kernels takes a few ms, against ~60 ms
+    ///     saved per image on such a layer at 64x64, so large layers pay it rather than hold U.
+    init(weight: TensorStorage, inChannels: Int, outChannels: Int, bias: UnsafePointer<Float>?, padding: Padding2D,
+         transformPerCall: Bool = false) {
         self.inChannels = inChannels
         self.outChannels = outChannels
         inPadded = (inChannels + 15) / 16 * 16
         outPadded = (outChannels + 15) / 16 * 16
         self.padding = padding
-        let u = TensorStorage(zeros: 36 * inPadded * outPadded)
-        let (ip, op) = (inPadded, outPadded)
-        // By input channel, output channels innermost: consecutive writes of U are adjacent.
+        if transformPerCall {
+            weights = .plain(weight)
+        } else {
+            let u = TensorStorage(zeros: 36 * inPadded * outPadded)
+            WinogradConvolution.transformWeights(weight.pointer, inChannels: inChannels, outChannels: outChannels,
+                                                 into: u.pointer, inPadded: inPadded, outPadded: outPadded)
+            weights = .transformed(u)
+        }
+        let b = TensorStorage(zeros: outPadded)
+        if let bias { b.pointer.update(from: bias, count: outChannels) }
+        self.bias = b
+    }
+
+    /// U = G·k·Gᵀ for every (input c, output o) kernel k, into `u` ([36][inPadded][outPadded]; entry (c, o) of
+    /// matrix ξν). Computed in float64 (products with 1/4, 1/6, 1/12, 1/24 rounded once, to float32, at the end),
+    /// eight output channels at a time; padding entries are left as they are.
+    static func transformWeights(_ weight: UnsafePointer<Float>, inChannels: Int, outChannels: Int,
+                                 into u: UnsafeMutablePointer<Float>, inPadded ip: Int, outPadded op: Int) {
+        typealias D8 = SIMD8<Double>
+        let matrix = ip * op
         parallelFor(inChannels) { range in
             for c in range {
-                for o in 0..<outChannels {
-                    let k = weight + (o * inChannels + c) * 9
-                    // G·k (6×3) column by column, then (G·k)·Gᵀ (6×6) row by row, in float64.
-                    let c0 = WinogradConvolution.kernelRows(Double(k[0]), Double(k[3]), Double(k[6]))
-                    let c1 = WinogradConvolution.kernelRows(Double(k[1]), Double(k[4]), Double(k[7]))
-                    let c2 = WinogradConvolution.kernelRows(Double(k[2]), Double(k[5]), Double(k[8]))
-                    let base = u.pointer + c * op + o
-                    func store(_ i: Int, _ a: Double, _ b: Double, _ c: Double) {
-                        let v = WinogradConvolution.kernelRows(a, b, c)
-                        let row = base + (i * 6) * ip * op
-                        row[0] = Float(v.0); row[ip * op] = Float(v.1); row[2 * ip * op] = Float(v.2)
-                        row[3 * ip * op] = Float(v.3); row[4 * ip * op] = Float(v.4); row[5 * ip * op] = Float(v.5)
+                for o in stride(from: 0, to: outChannels, by: 8) {
+                    let lanes = Swift.min(8, outChannels - o)
+                    // The 9 taps of kernels (o ..< o+8, c), one vector per tap.
+                    var k = (D8(), D8(), D8(), D8(), D8(), D8(), D8(), D8(), D8())
+                    withUnsafeMutableBytes(of: &k) { raw in
+                        let taps = raw.baseAddress!.assumingMemoryBound(to: Double.self)
+                        for l in 0..<lanes {
+                            let src = weight + ((o + l) * inChannels + c) * 9
+                            for t in 0..<9 { taps[t * 8 + l] = Double(src[t]) }
+                        }
+                    }
+                    // G·k (6×3) column by column, then each row of it times Gᵀ.
+                    let c0 = kernelRows(k.0, k.3, k.6), c1 = kernelRows(k.1, k.4, k.7), c2 = kernelRows(k.2, k.5, k.8)
+                    let base = u + c * op + o
+                    @inline(__always) func put(_ value: D8, _ at: UnsafeMutablePointer<Float>) {
+                        let f = SIMD8<Float>(value)
+                        if lanes == 8 {
+                            UnsafeMutableRawPointer(at).storeBytes(of: f, as: SIMD8<Float>.self)
+                        } else {
+                            for l in 0..<lanes { at[l] = f[l] }
+                        }
+                    }
+                    @inline(__always) func store(_ i: Int, _ a: D8, _ b: D8, _ c: D8) {
+                        let v = kernelRows(a, b, c)
+                        let row = base + i * 6 * matrix
+                        put(v.0, row); put(v.1, row + matrix); put(v.2, row + 2 * matrix)
+                        put(v.3, row + 3 * matrix); put(v.4, row + 4 * matrix); put(v.5, row + 5 * matrix)
                     }
                     store(0, c0.0, c1.0, c2.0); store(1, c0.1, c1.1, c2.1); store(2, c0.2, c1.2, c2.2)
                     store(3, c0.3, c1.3, c2.3); store(4, c0.4, c1.4, c2.4); store(5, c0.5, c1.5, c2.5)
                 }
             }
         }
-        transformedWeights = u
-        let b = TensorStorage(zeros: outPadded)
-        if let bias { b.pointer.update(from: bias, count: outChannels) }
-        self.bias = b
     }
 
-    /// G·(k0, k1, k2) for one column (or row) of a 3×3 kernel; G (6×3) belongs to the points 0, ±1, ±2, ∞.
-    private static func kernelRows(_ k0: Double, _ k1: Double, _ k2: Double) -> (Double, Double, Double, Double, Double, Double) {
-        (k0 / 4, -(k0 + k1 + k2) / 6, -(k0 - k1 + k2) / 6, k0 / 24 + k1 / 12 + k2 / 6, k0 / 24 - k1 / 12 + k2 / 6, k2)
+    /// G·(k0, k1, k2) for one column (or row) of 3×3 kernels; G (6×3) belongs to the points 0, ±1, ±2, ∞.
+    @inline(__always)
+    private static func kernelRows(_ k0: SIMD8<Double>, _ k1: SIMD8<Double>, _ k2: SIMD8<Double>)
+        -> (SIMD8<Double>, SIMD8<Double>, SIMD8<Double>, SIMD8<Double>, SIMD8<Double>, SIMD8<Double>) {
+        let sixth = 1.0 / 6, twelfth = 1.0 / 12, twentyFourth = 1.0 / 24
+        let even = k0 + k2, evenQuarter = k0 * twentyFourth + k2 * sixth
+        return (k0 * 0.25, -(even + k1) * sixth, -(even - k1) * sixth,
+                evenQuarter + k1 * twelfth, evenQuarter - k1 * twelfth, k2)
     }
 
     /// Output size for an input of `h`×`w`.
@@ -95,8 +145,19 @@ final class WinogradConvolution: @unchecked Sendable {
         let out = Tensor(uninitialized: [n, outChannels, oh, ow], layout: .nChw16c)
         let geometry = Geometry(h: h, w: w, oh: oh, ow: ow, tilesPerRow: tw, tilesPerImage: th * tw,
                                 top: padding.top, left: padding.left)
-        let u = MatrixView(pointer: transformedWeights.pointer, dims: [36, inPadded, outPadded],
+        let transformed: TensorStorage
+        switch weights {
+        case .transformed(let u): transformed = u
+        case .plain(let plain):
+            let padded = inPadded != inChannels || outPadded != outChannels
+            transformed = padded ? TensorStorage(zeros: 36 * inPadded * outPadded)
+                                 : TensorStorage(uninitialized: 36 * inPadded * outPadded)
+            WinogradConvolution.transformWeights(plain.pointer, inChannels: inChannels, outChannels: outChannels,
+                                                 into: transformed.pointer, inPadded: inPadded, outPadded: outPadded)
+        }
+        let u = MatrixView(pointer: transformed.pointer, dims: [36, inPadded, outPadded],
                            strides: [inPadded * outPadded, outPadded, 1])
+        defer { withExtendedLifetime(transformed) {} }   // u points into it
         for start in stride(from: 0, to: total, by: chunk) {
             let count = Swift.min(chunk, total - start)
             parallelFor(count * inBlocks, grain: 8) { range in

@@ -20,7 +20,7 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Preprocessing preset (default: the family's; \(Preset.names.joined(separator: ", ")), optionally @SIZE).")
     var preprocess: String?
 
-    @Option(help: "3x3 convolutions: winograd (default; oneDNN's Winograd on layers of 64x64 pixels and more with up to 256 channels, ~1.5-2x faster there, error within the faithfulness tolerance; vqrt's own F(4x4,3x3) on CPUs where oneDNN has none, e.g. AVX2) or direct (PyTorch's own algorithm).")
+    @Option(help: "3x3 convolutions: winograd (default; oneDNN's Winograd on layers of 64x64 pixels and more with up to 256 channels, ~1.5-2x faster there, error within the faithfulness tolerance; vqrt's own F(4x4,3x3) on CPUs where oneDNN has none, e.g. AVX2, there on 512-channel layers too) or direct (PyTorch's own algorithm).")
     var convAlgorithm: String = ConvolutionKernel.Algorithm.winograd.rawValue
 
     @Option(help: ArgumentHelp(Precision.optionHelp))

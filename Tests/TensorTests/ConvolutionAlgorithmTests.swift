@@ -86,7 +86,7 @@ final class ConvolutionAlgorithmTests: XCTestCase {
     /// vqrt's own Winograd F(4x4, 3x3) (the kernel AVX2 machines run; forced here on any machine) against float64
     /// and against the direct kernel, on shapes that exercise its edges: output sizes that are not multiples of the
     /// 4x4 tile, asymmetric padding (a folded F.pad), channel counts that are not multiples of 16, a batch, no bias,
-    /// a residual, plain and nChw16c inputs.
+    /// a residual, plain and nChw16c inputs; kernels held transformed or transformed on each call.
     func testOwnWinogradAgreesWithFloat64() throws {
         let saved = ConvolutionKernel.ownWinogradEverywhere
         defer { ConvolutionKernel.ownWinogradEverywhere = saved }
@@ -116,6 +116,17 @@ final class ConvolutionAlgorithmTests: XCTestCase {
             XCTAssertEqual(try wino.implementation(for: x), ConvolutionKernel.ownWinogradName)
             let y = try wino(x, residual: residual).plain().toArray()
             let yd = try direct(x, residual: residual).plain().toArray()
+            XCTAssertEqual(wino.ownWinogradTransformsPerCall, false)
+            // Layers above the channel limit (512->512) transform their kernels on every call: the same numbers.
+            let savedLimit = ConvolutionKernel.winogradMaximumChannelProduct
+            ConvolutionKernel.winogradMaximumChannelProduct = c.cin * c.cout - 1
+            let perCall = try kernel(.winograd)
+            let yp = try perCall(x, residual: residual).plain().toArray()
+            let yp2 = try perCall(x, residual: residual).plain().toArray()
+            ConvolutionKernel.winogradMaximumChannelProduct = savedLimit
+            XCTAssertEqual(perCall.ownWinogradTransformsPerCall, true)
+            XCTAssertEqual(yp, y, "case \(index): kernels transformed per call")
+            XCTAssertEqual(yp2, y, "case \(index): second call")
             // float64 reference
             var exact = [Double](repeating: 0, count: c.n * c.cout * oh * ow)
             for img in 0..<c.n {
