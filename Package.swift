@@ -18,6 +18,7 @@ let package = Package(
     targets: [
         // C libraries from Debian packages (tools/install-deps installs them).
         .systemLibrary(name: "CZip", path: "Sources/CZip"),
+        .systemLibrary(name: "CDeflate", path: "Sources/CDeflate"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "CJPEG", path: "Sources/CJPEG"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
@@ -29,7 +30,7 @@ let package = Package(
         // torch.save containers (zip, legacy stacked, legacy tar) and safetensors, storages, tensors, state dicts.
         .target(name: "TorchFormats", dependencies: ["PickleVM", "CZlib"], swiftSettings: optimise),
         // .npy / .npz reading and writing.
-        .target(name: "NPY", dependencies: ["CZip"], swiftSettings: optimise),
+        .target(name: "NPY", dependencies: ["CZip", "CDeflate"], swiftSettings: optimise),
         // The tensor type and its kernels (oneDNN, BLAS, own SIMD loops).
         .target(name: "Tensor", dependencies: ["CDNNL", "CLAPACK"], swiftSettings: optimise),
         // Layers and the prefix-scoped weight loader.

@@ -1,6 +1,7 @@
 // `.npz` reading and writing through libzip: a zip archive of `<name>.npy` members, stored (np.savez) or deflated
 // (np.savez_compressed). Written archives load with numpy.load and pytorch-fid (`f["mu"][:]`).
 
+import CDeflate
 import CZip
 import Foundation
 
@@ -43,6 +44,29 @@ public enum NPZ {
         var st = stat()
         if stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG && st.st_size == 0 {
             throw NPYError(.zip, file: path, "empty file (not an .npz archive)")
+        }
+        // Through a read-only mapping of the file: libzip's file source reads in small pieces (measured ~0.05 s
+        // for a pytorch-fid sigma's 32 MB, against ~0.01 s copied from the mapping).
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd >= 0 {
+            defer { close(fd) }
+            var fs = stat()
+            if fstat(fd, &fs) == 0, (fs.st_mode & S_IFMT) == S_IFREG, fs.st_size > 0,
+               let map = mmap(nil, Int(fs.st_size), PROT_READ, MAP_PRIVATE, fd, 0), map != MAP_FAILED {
+                defer { munmap(map, Int(fs.st_size)) }
+                var err = zip_error_t()
+                zip_error_init(&err)
+                defer { zip_error_fini(&err) }
+                guard let src = zip_source_buffer_create(map, zip_uint64_t(fs.st_size), 0, &err) else {
+                    throw NPYError(.zip, file: path, "cannot read .npz: \(String(cString: zip_error_strerror(&err)))")
+                }
+                guard let za = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &err) else {
+                    zip_source_free(src)
+                    throw NPYError(.zip, file: path, "cannot open .npz: \(String(cString: zip_error_strerror(&err)))")
+                }
+                defer { zip_discard(za) }   // before the unmapping (defers run in reverse order)
+                return try readArchive(za, name: path, only: only)
+            }
         }
         var code: Int32 = 0
         guard let za = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &code) else {
@@ -119,6 +143,9 @@ public enum NPZ {
                 throw NPYError(.zip, file: file, "member claims \(st.size) bytes from \(st.comp_size) compressed bytes")
             }
         }
+        if let whole = try inflateWhole(za, index: index, stat: st, file: file) {
+            return try NPY.decode(whole, name: file)
+        }
         guard let zf = zip_fopen_index(za, index, 0) else {
             throw NPYError(.zip, file: file, "cannot open member: \(archiveMessage(za))")
         }
@@ -170,6 +197,69 @@ public enum NPZ {
             throw NPYError(.trailingData, file: file, "unexpected bytes after the .npy data")
         }
         return try NPY.decode(bytes, name: file)
+    }
+
+    /// Largest expansion the one-buffer path takes on trust: the output buffer is allocated from the declared size
+    /// before inflating, so it is only done when that size is within this ratio of the compressed bytes (which
+    /// exist: they are read first). Arrays of floats deflate by ~1.05:1; larger ratios take the streaming path,
+    /// which grows with the data actually produced.
+    static let wholeBufferRatio: zip_uint64_t = 16
+
+    /// A deflated member inflated in one call of libdeflate (2-3x zlib's speed; a pytorch-fid sigma is 32 MB of
+    /// barely compressible float64, ~0.2 s through zlib), its CRC-32 checked; nil where the member is not such a
+    /// member (stored, encrypted, sizes or CRC unknown, or a large declared ratio), for the streaming path.
+    static func inflateWhole(_ za: OpaquePointer, index: zip_uint64_t, stat st: zip_stat_t, file: String) throws -> [UInt8]? {
+        let needed = zip_uint64_t(ZIP_STAT_SIZE | ZIP_STAT_COMP_SIZE | ZIP_STAT_COMP_METHOD | ZIP_STAT_CRC
+                                  | ZIP_STAT_ENCRYPTION_METHOD)
+        guard st.valid & needed == needed, st.comp_method == ZIP_CM_DEFLATE, st.encryption_method == ZIP_EM_NONE,
+              st.size <= st.comp_size * wholeBufferRatio + (1 << 20), st.size < zip_uint64_t(Int.max / 2) else { return nil }
+        guard let zf = zip_fopen_index(za, index, zip_flags_t(ZIP_FL_COMPRESSED)) else {
+            throw NPYError(.zip, file: file, "cannot open member: \(archiveMessage(za))")
+        }
+        defer { zip_fclose(zf) }
+        // The raw deflate stream, read straight into a buffer of its declared size (capped: a larger member takes
+        // the streaming path; the pages of a buffer that a short member leaves unfilled are never touched).
+        guard st.comp_size <= 1 << 30 else { return nil }
+        var readError: String? = nil
+        let compressed = [UInt8](unsafeUninitializedCapacity: Int(st.comp_size)) { buffer, count in
+            count = 0
+            while count < buffer.count {
+                let got = zip_fread(zf, buffer.baseAddress! + count, zip_uint64_t(buffer.count - count))
+                if got < 0 { readError = String(cString: zip_file_strerror(zf)); return }
+                if got == 0 { break }
+                count += Int(got)
+            }
+        }
+        if let readError { throw NPYError(.zip, file: file, "read failed: \(readError)") }
+        guard zip_uint64_t(compressed.count) == st.comp_size else {
+            throw NPYError(.truncated, file: file, "member holds \(compressed.count) of its \(st.comp_size) compressed bytes")
+        }
+        guard let decompressor = libdeflate_alloc_decompressor() else {
+            throw NPYError(.zip, file: file, "out of memory for a decompressor")
+        }
+        defer { libdeflate_free_decompressor(decompressor) }
+        let size = Int(st.size)
+        var produced = 0
+        var result = LIBDEFLATE_SUCCESS
+        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+            result = compressed.withUnsafeBytes {
+                libdeflate_deflate_decompress(decompressor, $0.baseAddress, $0.count, buffer.baseAddress, size, &produced)
+            }
+            count = result == LIBDEFLATE_SUCCESS ? produced : 0
+        }
+        switch result {
+        case LIBDEFLATE_SUCCESS: break
+        case LIBDEFLATE_INSUFFICIENT_SPACE:
+            throw NPYError(.trailingData, file: file, "member inflates to more than its declared \(size) bytes")
+        default:
+            throw NPYError(.zip, file: file, "bad deflate data in member")
+        }
+        guard produced == size else {
+            throw NPYError(.truncated, file: file, "member inflates to \(produced) bytes, declared \(size)")
+        }
+        let crc = bytes.withUnsafeBytes { libdeflate_crc32(0, $0.baseAddress, $0.count) }
+        guard crc == st.crc else { throw NPYError(.zip, file: file, "CRC error in member") }
+        return bytes
     }
 
     // MARK: writing

@@ -89,6 +89,7 @@ struct FID: ParsableCommand {
                 }
                 return try featureStatistics(paths, runner: runner!, label: label, quiet: options.quiet || json)
             }
+            let readStarted = Clock.seconds()
             let sa: GaussianStatistics, sb: GaussianStatistics
             if a.hasSuffix(".npz") && b.hasSuffix(".npz") {
                 // Two statistics files: read at once (each is mostly a serial zlib inflate of 32 MB).
@@ -103,6 +104,9 @@ struct FID: ParsableCommand {
                 throw CLIError("statistics of dimension \(sa.dimension) (\(a)) and \(sb.dimension) (\(b)) cannot be compared")
             }
             let started = Clock.seconds()
+            if options.timing {
+                Console.info(String(format: "timing: statistics %.3f s", started - readStarted))
+            }
             let fid = try FrechetDistance.compute(sa, sb)
             check?.report()
             if options.timing {

@@ -284,6 +284,32 @@ final class NPYMalformedTests: XCTestCase {
             do { _ = try NPZ.read(data: Data(b), name: "flip.npz") } catch { detected += 1 }
         }
         XCTAssertGreaterThan(detected, src.count / 3 / 2)
+        // Deflated members inflate in one buffer (libdeflate): a member whose declared size is larger or smaller
+        // than what it inflates to, or whose data no longer matches its CRC, is refused, read from memory or from
+        // a file (mapped).
+        func le32(_ b: [UInt8], _ at: Int) -> Int { Int(b[at]) | Int(b[at + 1]) << 8 | Int(b[at + 2]) << 16 | Int(b[at + 3]) << 24 }
+        func put32(_ b: inout [UInt8], _ at: Int, _ v: Int) { for i in 0..<4 { b[at + i] = UInt8((v >> (8 * i)) & 0xff) } }
+        let bytes = [UInt8](src)
+        let locals = (0..<(bytes.count - 4)).filter { le32(bytes, $0) == 0x0403_4b50 }
+        let centrals = (0..<(bytes.count - 4)).filter { le32(bytes, $0) == 0x0201_4b50 }
+        XCTAssertEqual(locals.count, centrals.count)
+        XCTAssertGreaterThan(locals.count, 0)
+        XCTAssertEqual(bytes[locals[0] + 8], 8, "first member deflated")
+        for delta in [-1, 1, 4096] {
+            var b = bytes
+            for l in locals.prefix(1) { put32(&b, l + 22, le32(b, l + 22) + delta) }
+            for c in centrals.prefix(1) { put32(&b, c + 24, le32(b, c + 24) + delta) }
+            XCTAssertThrowsError(try NPZ.read(data: Data(b), name: "size.npz"), "declared size \(delta)")
+            let file = dir.appendingPathComponent("size\(delta).npz")
+            try Data(b).write(to: file)
+            XCTAssertThrowsError(try NPZ.read(path: file.path), "declared size \(delta), from a file")
+        }
+        do {
+            var b = bytes
+            put32(&b, locals[0] + 14, le32(b, locals[0] + 14) ^ 1)
+            put32(&b, centrals[0] + 16, le32(b, centrals[0] + 16) ^ 1)
+            XCTAssertThrowsError(try NPZ.read(data: Data(b), name: "crc.npz")) { e in XCTAssertTrue("\(e)".contains("CRC"), "\(e)") }
+        }
         XCTAssertThrowsError(try NPZ.read(path: dir.appendingPathComponent("missing.npz").path)) { e in
             XCTAssertTrue("\(e)".contains("missing.npz"))
         }
