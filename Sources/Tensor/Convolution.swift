@@ -273,6 +273,9 @@ public final class ConvolutionKernel: @unchecked Sendable {
             }
         }
         let slices = x.shape[0] / slice   // (bf16 plans always convert their input, so they never slice)
+        if slice > 1, key.precision == .fp32, let one = try convertingPlanForImages(plan, key: key, x: x, outShape: outShape) {
+            return try imageByImage(x, residual: residual, plan: one, outShape: outShape, layout: layout)
+        }
 
         // Source, reordered if the primitive wants another layout.
         var srcStorage = x.storage
@@ -345,6 +348,86 @@ public final class ConvolutionKernel: @unchecked Sendable {
             }
         } else {
             out = try Tensor(shape: outShape, layout: plan.outLayout, storage: dstStorage)
+        }
+        if let l = layout, l != out.layout {
+            out = try Profiler.measure("conv output \(out.layout)->\(l)") { try out.to(l) }
+        }
+        return out
+    }
+
+    /// Bytes of layout conversions (oneDNN reorders of a batch's input, output or residual) above which a batch
+    /// runs image by image (`imageByImage`).
+    nonisolated(unsafe) public static var conversionBudgetBytes =
+        (ProcessInfo.processInfo.environment["VQRT_CONVERSION_BUDGET_MB"].flatMap(Int.init) ?? 64) << 20
+
+    /// The one-image plan to run a batch with, image by image, when `plan` converts layouts with oneDNN reorders
+    /// (AVX2 machines: its kernels block by 8 channels, ours by 16) whose copies of the whole batch would be large:
+    /// the input, the output and the residual are then converted one image at a time, and the batch-sized copies
+    /// (up to 0.5 GB each for Table 3 32x32x4 at batch 8, alive next to the tensors they copy) never exist.
+    private func convertingPlanForImages(_ plan: Plan, key: PlanKey, x: Tensor, outShape: [Int]) throws -> Plan? {
+        guard plan.srcReorder != nil || plan.dstReorder != nil else { return nil }
+        let bytes = (plan.srcReorder != nil ? DNNL.size(plan.srcMD) : 0) + (plan.dstReorder != nil ? DNNL.size(plan.dstMD) : 0)
+        guard bytes > ConvolutionKernel.conversionBudgetBytes else { return nil }
+        let one = try self.plan(PlanKey(n: 1, h: key.h, w: key.w, src: key.src, sum: key.sum, precision: key.precision),
+                                inputShape: [1] + x.shape.dropFirst(), outShape: [1] + outShape.dropFirst())
+        // Our own conversions of the input (srcLayout) work on whole tensors: not for those.
+        guard one.srcLayout == nil || one.srcLayout == x.layout else { return nil }
+        return one
+    }
+
+    /// The convolution of a batch through the one-image plan `plan`, converting each image's input, residual and
+    /// output with the plan's reorders (see `convertingPlanForImages`). The same primitive arithmetic per image as
+    /// the batch plan's.
+    private func imageByImage(_ x: Tensor, residual: Tensor?, plan: Plan, outShape: [Int], layout: TensorLayout?) throws -> Tensor {
+        let n = x.shape[0]
+        let imageIn = [1] + Array(x.shape.dropFirst()), imageOut = [1] + Array(outShape.dropFirst())
+        let inStep = Tensor.physicalCount(imageIn, x.layout), outStep = Tensor.physicalCount(imageOut, plan.outLayout)
+        var out = Tensor(uninitialized: outShape, layout: plan.outLayout)
+        let outMD = try DNNL.md(imageOut, DNNL.tag(plan.outLayout, rank: 4))
+        let src = plan.srcReorder.map { _ in TensorStorage(uninitialized: (DNNL.size(plan.srcMD) + 3) / 4) }
+        let dst = plan.dstReorder.map { _ in TensorStorage(uninitialized: (DNNL.size(plan.dstMD) + 3) / 4) }
+        let r = try residual.map { try $0.to(plan.outLayout) }
+        let biasMD = try bias.map { _ in try DNNL.md([outChannels], dnnl_a) }
+        let pixels = kind == .convolution ? outShape[2] * outShape[3] : x.shape[2] * x.shape[3]
+        let flops = 2 * Double(pixels) * Double(inChannels * outChannels * kernelSize.h * kernelSize.w)
+        let name = "\(kind == .convolution ? "conv" : "conv-transpose") \(kernelSize.h)x\(kernelSize.w)/\(stride.h) \(inChannels)->\(outChannels) @\(x.shape[2])x\(x.shape[3])"
+        for i in 0..<n {
+            var srcPointer = UnsafeMutableRawPointer(x.pointer + i * inStep)
+            if let re = plan.srcReorder, let s = src {
+                try Profiler.measure("conv input reorder \(x.layout)->\(inChannels)ch @\(x.shape[2])x\(x.shape[3])") {
+                    try re.execute([(Int32(DNNL_ARG_FROM), plan.inputMD, srcPointer),
+                                    (Int32(DNNL_ARG_TO), plan.srcMD, UnsafeMutableRawPointer(s.pointer))])
+                }
+                srcPointer = UnsafeMutableRawPointer(s.pointer)
+            }
+            let dstPointer = UnsafeMutableRawPointer(dst?.pointer ?? out.pointer + i * outStep)
+            if let r {
+                let image = UnsafeMutableRawPointer(r.pointer + i * outStep)
+                if let re = plan.residualReorder {
+                    try Profiler.measure("conv residual reorder \(outChannels)ch") {
+                        try re.execute([(Int32(DNNL_ARG_FROM), outMD, image), (Int32(DNNL_ARG_TO), plan.dstMD, dstPointer)])
+                    }
+                } else {
+                    Profiler.measure("conv residual copy") {
+                        dstPointer.copyMemory(from: image, byteCount: outStep * MemoryLayout<Float>.stride)
+                    }
+                }
+            }
+            try Profiler.measure(name, flops: flops) {
+                var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
+                    (Int32(DNNL_ARG_SRC), plan.srcMD, srcPointer),
+                    (Int32(DNNL_ARG_WEIGHTS), plan.weights.md, UnsafeMutableRawPointer(plan.weights.storage.pointer)),
+                    (Int32(DNNL_ARG_DST), plan.dstMD, dstPointer),
+                ]
+                if let b = bias, let md = biasMD { args.append((Int32(DNNL_ARG_BIAS), md, UnsafeMutableRawPointer(b.pointer))) }
+                try plan.primitive.execute(args)
+            }
+            if let re = plan.dstReorder {
+                try Profiler.measure("conv output reorder \(outChannels)ch") {
+                    try re.execute([(Int32(DNNL_ARG_FROM), plan.dstMD, dstPointer),
+                                    (Int32(DNNL_ARG_TO), outMD, UnsafeMutableRawPointer(out.pointer + i * outStep))])
+                }
+            }
         }
         if let l = layout, l != out.layout {
             out = try Profiler.measure("conv output \(out.layout)->\(l)") { try out.to(l) }

@@ -51,6 +51,48 @@ final class ConvolutionAlgorithmTests: XCTestCase {
         XCTAssertLessThanOrEqual(winograd, 4 * direct)
     }
 
+    /// Batches whose primitive wants another layout (AVX2: oneDNN's 8-channel blocks) convert image by image when
+    /// the batch's converted copies would exceed `conversionBudgetBytes`: the same results as converting the whole
+    /// batch, with and without a residual, for convolutions and a transposed one. (On AVX-512 machines the
+    /// primitives take our nChw16c as it is, nothing is converted, and both runs take the same path.)
+    func testBatchesConvertedImageByImageAgreeWithTheWholeBatch() throws {
+        let n = 3, cin = 24, cout = 40, side = 20
+        let x = try Tensor(shape: [n, cin, side, side], values: values(n * cin * side * side, seed: 7)).to(.nChw16c)
+        struct Case { let name: String; let kind: ConvolutionKernel.Kind; let shape: [Int]; let stride: Int; let padding: Int; let residual: Bool }
+        let cases = [
+            Case(name: "3x3 + residual", kind: .convolution, shape: [cout, cin, 3, 3], stride: 1, padding: 1, residual: true),
+            Case(name: "1x1", kind: .convolution, shape: [cout, cin, 1, 1], stride: 1, padding: 0, residual: false),
+            Case(name: "3x3 stride 2", kind: .convolution, shape: [cout, cin, 3, 3], stride: 2, padding: 1, residual: false),
+            Case(name: "transposed 4x4/2 + residual", kind: .transposed, shape: [cin, cout, 4, 4], stride: 2, padding: 1, residual: true),
+        ]
+        let saved = ConvolutionKernel.conversionBudgetBytes
+        defer { ConvolutionKernel.conversionBudgetBytes = saved }
+        for (index, c) in cases.enumerated() {
+            let k = try ConvolutionKernel(kind: c.kind, weight: values(c.shape.reduce(1, *), seed: 20 + index).map { $0 * 0.1 },
+                                          shape: c.shape, bias: values(cout, seed: 30 + index), stride: (c.stride, c.stride),
+                                          padding: Padding2D(c.padding))
+            k.algorithm = .direct
+            let (oh, ow) = k.outputSize(h: side, w: side)
+            let residual = c.residual
+                ? try Tensor(shape: [n, cout, oh, ow], values: values(n * cout * oh * ow, seed: 40 + index)).to(.nChw16c) : nil
+            ConvolutionKernel.conversionBudgetBytes = Int.max / 2
+            let whole = try k(x, residual: residual).plain().toArray()
+            ConvolutionKernel.conversionBudgetBytes = 0   // every converting batch runs image by image
+            let images = try k(x, residual: residual).plain().toArray()
+            // Image 2 alone through the same kernel: what the third slice of the batch must hold.
+            let single = try k(try Tensor(shape: [1, cin, side, side],
+                                          values: Array(try x.plain().toArray()[(2 * cin * side * side)...])).to(.nChw16c),
+                               residual: try residual.map { r in
+                                   try Tensor(shape: [1, cout, oh, ow], values: Array(try r.plain().toArray()[(2 * cout * oh * ow)...])).to(.nChw16c)
+                               }).plain().toArray()
+            print("\(c.name): image by image vs whole batch \(maxDifference(whole, images))")
+            XCTAssertEqual(whole.count, n * cout * oh * ow)
+            XCTAssertLessThan(maxDifference(whole, images), 1e-6, c.name)
+            XCTAssertLessThan(maxDifference(Array(images[(2 * cout * oh * ow)...]), single), 1e-6, c.name)
+            XCTAssertGreaterThan(whole.map(abs).max() ?? 0, 0.1, c.name)
+        }
+    }
+
     /// The same convolution (3x3, padding 1, bias, plus residual), NCHW, in float64 and in float32 with the terms
     /// added in order.
     private func referenceConvolutions(_ x: [Float], residual: [Float], n: Int, c: Int,
