@@ -62,6 +62,10 @@ public final class ConvolutionKernel: @unchecked Sendable {
         /// With `dstReorder`: the residual (given in `outLayout`) into the primitive's destination layout.
         let residualReorder: DNNLPrimitive?
         let weights: WeightVariant
+        /// Bytes of the copies its oneDNN reorders make (input, and output or residual) for one call.
+        var conversionBytes: Int {
+            (srcReorder != nil ? DNNL.size(srcMD) : 0) + (dstReorder != nil ? DNNL.size(dstMD) : 0)
+        }
         init(primitive: DNNLPrimitive, srcMD: dnnl_memory_desc_t, srcLayout: TensorLayout?, srcReorder: DNNLPrimitive?,
              inputMD: dnnl_memory_desc_t, dstMD: dnnl_memory_desc_t, outShape: [Int], outLayout: TensorLayout,
              dstReorder: DNNLPrimitive?, residualReorder: DNNLPrimitive?, weights: WeightVariant) {
@@ -260,172 +264,101 @@ public final class ConvolutionKernel: @unchecked Sendable {
         let key = PlanKey(n: x.shape[0], h: x.shape[2], w: x.shape[3], src: x.layout, sum: residual != nil,
                           precision: precision)
         var plan = try self.plan(key, inputShape: x.shape, outShape: outShape)
-        // A batch whose scratchpad (Winograd's transformed tiles) would be large runs one image at a time through
-        // a plan made for one image: same arithmetic, a fraction of the memory.
+        // A batch runs one image at a time, through a plan made for one image, where that bounds its memory: a
+        // large scratchpad (Winograd's transformed tiles), or large layout conversions (oneDNN reorders of the
+        // input, output and residual; AVX2 kernels block by 8 channels, ours by 16: up to 0.5 GB per copy for
+        // Table 3 32x32x4 at batch 8, alive next to the tensors they copy). Same arithmetic per image.
         var slice = x.shape[0]
-        if slice > 1, plan.primitive.scratchBytes > ConvolutionKernel.scratchpadBudgetBytes,
-           plan.srcReorder == nil, plan.dstReorder == nil {
+        if slice > 1, key.precision == .fp32,
+           plan.primitive.scratchBytes > ConvolutionKernel.scratchpadBudgetBytes
+            || plan.conversionBytes > ConvolutionKernel.conversionBudgetBytes {
             let one = try self.plan(PlanKey(n: 1, h: key.h, w: key.w, src: key.src, sum: key.sum, precision: key.precision),
                                     inputShape: [1] + x.shape.dropFirst(), outShape: [1] + outShape.dropFirst())
-            if one.srcReorder == nil, one.dstReorder == nil, one.outLayout == plan.outLayout {
+            if one.outLayout == plan.outLayout {
                 plan = one
                 slice = 1
             }
         }
-        let slices = x.shape[0] / slice   // (bf16 plans always convert their input, so they never slice)
-        if slice > 1, key.precision == .fp32, let one = try convertingPlanForImages(plan, key: key, x: x, outShape: outShape) {
-            return try imageByImage(x, residual: residual, plan: one, outShape: outShape, layout: layout)
-        }
+        let slices = x.shape[0] / slice
+        let sliceIn = [slice] + Array(x.shape.dropFirst()), sliceOut = [slice] + Array(outShape.dropFirst())
 
-        // Source, reordered if the primitive wants another layout.
-        var srcStorage = x.storage
+        // A layout of ours that the primitive wants: converted whole by our kernels (much cheaper than a oneDNN
+        // reorder for these activations); oneDNN reorders run slice by slice below.
+        var source = x
         if let l = plan.srcLayout, l != x.layout {
-            srcStorage = try Profiler.measure("conv input \(x.layout)->\(l) \(inChannels)ch @\(x.shape[2])x\(x.shape[3])") {
-                try x.to(l).storage
-            }
-        } else if let re = plan.srcReorder {
-            let s = TensorStorage(uninitialized: (DNNL.size(plan.srcMD) + 3) / 4)
-            try Profiler.measure("conv input reorder \(x.layout)->\(inChannels)ch @\(x.shape[2])x\(x.shape[3])") {
-                try re.execute([(Int32(DNNL_ARG_FROM), plan.inputMD, UnsafeMutableRawPointer(x.pointer)),
-                                (Int32(DNNL_ARG_TO), plan.srcMD, UnsafeMutableRawPointer(s.pointer))])
-            }
-            srcStorage = s
-        }
-        if key.precision.isEmulatedBFloat16 {
-            // Round the operand; a copy only if it is still the caller's tensor (kernels never write their inputs).
-            let n = DNNL.size(plan.srcMD) / 4
-            if srcStorage === x.storage {
-                srcStorage = Profiler.measure("conv input to bf16 values") { bfloat16RoundedCopy(srcStorage.pointer, count: n) }
-            } else {
-                Profiler.measure("conv input to bf16 values") { roundToBFloat16(srcStorage.pointer, count: n) }
+            source = try Profiler.measure("conv input \(x.layout)->\(l) \(inChannels)ch @\(x.shape[2])x\(x.shape[3])") {
+                try x.to(l)
             }
         }
-        let srcStep = DNNL.size(plan.srcMD) / 4, dstStep = DNNL.size(plan.dstMD) / 4
-        let dstStorage = TensorStorage(uninitialized: Swift.max(slices * ((DNNL.size(plan.dstMD) + 3) / 4),
-                                                                Tensor.physicalCount(outShape, plan.outLayout)))
-        if let r = residual {
-            // The sum post-op reads the residual from the destination in the primitive's own layout. That is one
-            // of ours on AVX-512 machines (nChw16c); elsewhere (AVX2 kernels block by 8 channels) the residual is
-            // reordered into it, and the result back out by `dstReorder`.
-            let rr = try r.to(plan.outLayout)
-            if let re = plan.residualReorder {
-                try Profiler.measure("conv residual reorder \(outChannels)ch") {
-                    try re.execute([(Int32(DNNL_ARG_FROM), try DNNL.md(of: rr), UnsafeMutableRawPointer(rr.pointer)),
-                                    (Int32(DNNL_ARG_TO), plan.dstMD, UnsafeMutableRawPointer(dstStorage.pointer))])
-                }
-            } else {
-                Profiler.measure("conv residual copy") {
-                    dstStorage.pointer.update(from: rr.pointer, count: Tensor.physicalCount(outShape, plan.outLayout))
-                }
-            }
-        }
+        let srcStep = Tensor.physicalCount(sliceIn, source.layout)
+        let srcBuffer = plan.srcReorder.map { _ in TensorStorage(uninitialized: (DNNL.size(plan.srcMD) + 3) / 4) }
+        var out = Tensor(uninitialized: outShape, layout: plan.outLayout)
+        let outStep = Tensor.physicalCount(sliceOut, plan.outLayout)
+        let sliceOutMD = try DNNL.md(sliceOut, DNNL.tag(plan.outLayout, rank: 4))
+        let dstBuffer = plan.dstReorder.map { _ in TensorStorage(uninitialized: (DNNL.size(plan.dstMD) + 3) / 4) }
+        let residualSource = try residual.map { try $0.to(plan.outLayout) }
+        let biasMD = try bias.map { _ in try DNNL.md([outChannels], dnnl_a) }
         // Multiply-adds: every output pixel of a convolution (every input pixel of a transposed one) meets the whole
         // kernel of every input channel.
         let pixels = kind == .convolution ? oh * ow : x.shape[2] * x.shape[3]
-        let flops = 2 * Double(x.shape[0] * pixels) * Double(inChannels * outChannels * kernelSize.h * kernelSize.w)
-        let biasMD = try bias.map { _ in try DNNL.md([outChannels], dnnl_a) }
-        try Profiler.measure("\(kind == .convolution ? "conv" : "conv-transpose")\(key.precision == .bf16 ? " bf16" : "") \(kernelSize.h)x\(kernelSize.w)/\(stride.h) \(inChannels)->\(outChannels) @\(x.shape[2])x\(x.shape[3])",
-                             flops: flops) {
-            for i in 0..<slices {
-                var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
-                    (Int32(DNNL_ARG_SRC), plan.srcMD, UnsafeMutableRawPointer(srcStorage.pointer + i * srcStep)),
-                    (Int32(DNNL_ARG_WEIGHTS), plan.weights.md, UnsafeMutableRawPointer(plan.weights.storage.pointer)),
-                    (Int32(DNNL_ARG_DST), plan.dstMD, UnsafeMutableRawPointer(dstStorage.pointer + i * dstStep)),
-                ]
-                if let b = bias, let md = biasMD { args.append((Int32(DNNL_ARG_BIAS), md, UnsafeMutableRawPointer(b.pointer))) }
-                try plan.primitive.execute(args)
-            }
-        }
-        if key.precision == .bf16, Precision.roundsOutputs {
-            Profiler.measure("rounding to bf16") { roundToBFloat16(dstStorage.pointer, count: slices * dstStep) }
-        }
-        var out: Tensor
-        if let re = plan.dstReorder {
-            out = Tensor(uninitialized: outShape, layout: plan.outLayout)
-            try Profiler.measure("conv output reorder \(outChannels)ch") {
-                try re.execute([(Int32(DNNL_ARG_FROM), plan.dstMD, UnsafeMutableRawPointer(dstStorage.pointer)),
-                                (Int32(DNNL_ARG_TO), try DNNL.md(of: out), UnsafeMutableRawPointer(out.pointer))])
-            }
-        } else {
-            out = try Tensor(shape: outShape, layout: plan.outLayout, storage: dstStorage)
-        }
-        if let l = layout, l != out.layout {
-            out = try Profiler.measure("conv output \(out.layout)->\(l)") { try out.to(l) }
-        }
-        return out
-    }
-
-    /// Bytes of layout conversions (oneDNN reorders of a batch's input, output or residual) above which a batch
-    /// runs image by image (`imageByImage`).
-    nonisolated(unsafe) public static var conversionBudgetBytes =
-        (ProcessInfo.processInfo.environment["VQRT_CONVERSION_BUDGET_MB"].flatMap(Int.init) ?? 64) << 20
-
-    /// The one-image plan to run a batch with, image by image, when `plan` converts layouts with oneDNN reorders
-    /// (AVX2 machines: its kernels block by 8 channels, ours by 16) whose copies of the whole batch would be large:
-    /// the input, the output and the residual are then converted one image at a time, and the batch-sized copies
-    /// (up to 0.5 GB each for Table 3 32x32x4 at batch 8, alive next to the tensors they copy) never exist.
-    private func convertingPlanForImages(_ plan: Plan, key: PlanKey, x: Tensor, outShape: [Int]) throws -> Plan? {
-        guard plan.srcReorder != nil || plan.dstReorder != nil else { return nil }
-        let bytes = (plan.srcReorder != nil ? DNNL.size(plan.srcMD) : 0) + (plan.dstReorder != nil ? DNNL.size(plan.dstMD) : 0)
-        guard bytes > ConvolutionKernel.conversionBudgetBytes else { return nil }
-        let one = try self.plan(PlanKey(n: 1, h: key.h, w: key.w, src: key.src, sum: key.sum, precision: key.precision),
-                                inputShape: [1] + x.shape.dropFirst(), outShape: [1] + outShape.dropFirst())
-        // Our own conversions of the input (srcLayout) work on whole tensors: not for those.
-        guard one.srcLayout == nil || one.srcLayout == x.layout else { return nil }
-        return one
-    }
-
-    /// The convolution of a batch through the one-image plan `plan`, converting each image's input, residual and
-    /// output with the plan's reorders (see `convertingPlanForImages`). The same primitive arithmetic per image as
-    /// the batch plan's.
-    private func imageByImage(_ x: Tensor, residual: Tensor?, plan: Plan, outShape: [Int], layout: TensorLayout?) throws -> Tensor {
-        let n = x.shape[0]
-        let imageIn = [1] + Array(x.shape.dropFirst()), imageOut = [1] + Array(outShape.dropFirst())
-        let inStep = Tensor.physicalCount(imageIn, x.layout), outStep = Tensor.physicalCount(imageOut, plan.outLayout)
-        var out = Tensor(uninitialized: outShape, layout: plan.outLayout)
-        let outMD = try DNNL.md(imageOut, DNNL.tag(plan.outLayout, rank: 4))
-        let src = plan.srcReorder.map { _ in TensorStorage(uninitialized: (DNNL.size(plan.srcMD) + 3) / 4) }
-        let dst = plan.dstReorder.map { _ in TensorStorage(uninitialized: (DNNL.size(plan.dstMD) + 3) / 4) }
-        let r = try residual.map { try $0.to(plan.outLayout) }
-        let biasMD = try bias.map { _ in try DNNL.md([outChannels], dnnl_a) }
-        let pixels = kind == .convolution ? outShape[2] * outShape[3] : x.shape[2] * x.shape[3]
-        let flops = 2 * Double(pixels) * Double(inChannels * outChannels * kernelSize.h * kernelSize.w)
-        let name = "\(kind == .convolution ? "conv" : "conv-transpose") \(kernelSize.h)x\(kernelSize.w)/\(stride.h) \(inChannels)->\(outChannels) @\(x.shape[2])x\(x.shape[3])"
-        for i in 0..<n {
-            var srcPointer = UnsafeMutableRawPointer(x.pointer + i * inStep)
-            if let re = plan.srcReorder, let s = src {
+        let flops = 2 * Double(slice * pixels) * Double(inChannels * outChannels * kernelSize.h * kernelSize.w)
+        let name = "\(kind == .convolution ? "conv" : "conv-transpose")\(key.precision == .bf16 ? " bf16" : "") \(kernelSize.h)x\(kernelSize.w)/\(stride.h) \(inChannels)->\(outChannels) @\(x.shape[2])x\(x.shape[3])"
+        for i in 0..<slices {
+            var src = UnsafeMutableRawPointer(source.pointer + i * srcStep)
+            if let re = plan.srcReorder, let buffer = srcBuffer {
                 try Profiler.measure("conv input reorder \(x.layout)->\(inChannels)ch @\(x.shape[2])x\(x.shape[3])") {
-                    try re.execute([(Int32(DNNL_ARG_FROM), plan.inputMD, srcPointer),
-                                    (Int32(DNNL_ARG_TO), plan.srcMD, UnsafeMutableRawPointer(s.pointer))])
+                    try re.execute([(Int32(DNNL_ARG_FROM), plan.inputMD, src),
+                                    (Int32(DNNL_ARG_TO), plan.srcMD, UnsafeMutableRawPointer(buffer.pointer))])
                 }
-                srcPointer = UnsafeMutableRawPointer(s.pointer)
+                src = UnsafeMutableRawPointer(buffer.pointer)
             }
-            let dstPointer = UnsafeMutableRawPointer(dst?.pointer ?? out.pointer + i * outStep)
-            if let r {
+            var roundedCopy: TensorStorage? = nil
+            defer { withExtendedLifetime(roundedCopy) {} }   // `src` may point into it
+            if key.precision.isEmulatedBFloat16 {
+                // Round the operand; a copy only if it is still the caller's tensor (kernels never write their inputs).
+                let n = DNNL.size(plan.srcMD) / 4, operand = src.assumingMemoryBound(to: Float.self)
+                if srcBuffer == nil && source.storage === x.storage {
+                    let copy = Profiler.measure("conv input to bf16 values") { bfloat16RoundedCopy(operand, count: n) }
+                    roundedCopy = copy
+                    src = UnsafeMutableRawPointer(copy.pointer)
+                } else {
+                    Profiler.measure("conv input to bf16 values") { roundToBFloat16(operand, count: n) }
+                }
+            }
+            let dst = UnsafeMutableRawPointer(dstBuffer?.pointer ?? out.pointer + i * outStep)
+            if let r = residualSource {
+                // The sum post-op reads the residual from the destination in the primitive's own layout. That is
+                // one of ours on AVX-512 machines (nChw16c); elsewhere (AVX2 kernels block by 8 channels) the
+                // residual is reordered into it, and the result back out by `dstReorder`.
                 let image = UnsafeMutableRawPointer(r.pointer + i * outStep)
                 if let re = plan.residualReorder {
                     try Profiler.measure("conv residual reorder \(outChannels)ch") {
-                        try re.execute([(Int32(DNNL_ARG_FROM), outMD, image), (Int32(DNNL_ARG_TO), plan.dstMD, dstPointer)])
+                        try re.execute([(Int32(DNNL_ARG_FROM), sliceOutMD, image), (Int32(DNNL_ARG_TO), plan.dstMD, dst)])
                     }
                 } else {
                     Profiler.measure("conv residual copy") {
-                        dstPointer.copyMemory(from: image, byteCount: outStep * MemoryLayout<Float>.stride)
+                        dst.copyMemory(from: image, byteCount: outStep * MemoryLayout<Float>.stride)
                     }
                 }
             }
             try Profiler.measure(name, flops: flops) {
                 var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
-                    (Int32(DNNL_ARG_SRC), plan.srcMD, srcPointer),
+                    (Int32(DNNL_ARG_SRC), plan.srcMD, src),
                     (Int32(DNNL_ARG_WEIGHTS), plan.weights.md, UnsafeMutableRawPointer(plan.weights.storage.pointer)),
-                    (Int32(DNNL_ARG_DST), plan.dstMD, dstPointer),
+                    (Int32(DNNL_ARG_DST), plan.dstMD, dst),
                 ]
                 if let b = bias, let md = biasMD { args.append((Int32(DNNL_ARG_BIAS), md, UnsafeMutableRawPointer(b.pointer))) }
                 try plan.primitive.execute(args)
             }
+            if key.precision == .bf16, Precision.roundsOutputs {
+                Profiler.measure("rounding to bf16") {
+                    roundToBFloat16(dst.assumingMemoryBound(to: Float.self), count: DNNL.size(plan.dstMD) / 4)
+                }
+            }
             if let re = plan.dstReorder {
                 try Profiler.measure("conv output reorder \(outChannels)ch") {
-                    try re.execute([(Int32(DNNL_ARG_FROM), plan.dstMD, dstPointer),
-                                    (Int32(DNNL_ARG_TO), outMD, UnsafeMutableRawPointer(out.pointer + i * outStep))])
+                    try re.execute([(Int32(DNNL_ARG_FROM), plan.dstMD, dst),
+                                    (Int32(DNNL_ARG_TO), sliceOutMD, UnsafeMutableRawPointer(out.pointer + i * outStep))])
                 }
             }
         }
@@ -434,6 +367,11 @@ public final class ConvolutionKernel: @unchecked Sendable {
         }
         return out
     }
+
+    /// Bytes of oneDNN reorders (input and output copies in the primitive's layouts) above which a batch runs
+    /// image by image (see `callAsFunction`).
+    nonisolated(unsafe) public static var conversionBudgetBytes =
+        (ProcessInfo.processInfo.environment["VQRT_CONVERSION_BUDGET_MB"].flatMap(Int.init) ?? 64) << 20
 
     /// vqrt's own Winograd F(4×4, 3×3) (Winograd.swift) for the layers that would use Winograd, where oneDNN has
     /// no Winograd kernels (AVX2 CPUs), or everywhere with `ownWinogradEverywhere` (VQRT_OWN_WINOGRAD=1; tests).
