@@ -9,11 +9,12 @@ let package = Package(
     name: "vqrt",
     products: [
         .executable(name: "vqrt", targets: ["vqrt"]),
-        .library(name: "VQRT", targets: ["PickleVM", "TorchFormats", "Tensor", "NN", "Models", "Imaging", "Metrics", "NPY"]),
+        .library(name: "VQRT", targets: ["PickleVM", "TorchFormats", "Tensor", "NN", "Models", "Imaging", "Metrics", "NPY", "Pipeline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
     ],
     targets: [
         // C libraries from Debian packages (tools/install-deps installs them).
@@ -28,7 +29,8 @@ let package = Package(
         // A safe pickle interpreter: bytes to inert values. Knows nothing of torch or files.
         .target(name: "PickleVM", swiftSettings: optimise),
         // torch.save containers (zip, legacy stacked, legacy tar) and safetensors, storages, tensors, state dicts.
-        .target(name: "TorchFormats", dependencies: ["PickleVM", "CZlib"], swiftSettings: optimise),
+        .target(name: "TorchFormats", dependencies: ["PickleVM", "CZlib", .product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: optimise),
         // .npy / .npz reading and writing.
         .target(name: "NPY", dependencies: ["CZip", "CDeflate"], swiftSettings: optimise),
         // The tensor type and its kernels (oneDNN, BLAS, own SIMD loops).
@@ -43,10 +45,14 @@ let package = Package(
         .target(name: "Imaging", dependencies: ["CImageShim"], swiftSettings: optimise),
         // FID, IS, reconstruction statistics, reports.
         .target(name: "Metrics", dependencies: ["Tensor", "CLAPACK", "NPY"], swiftSettings: optimise),
-        // The command line.
+        // The one batch path under every command: images -> model / Inception -> images, arrays, metrics;
+        // evaluation state, merge and reports; the checks every command makes before compute.
+        .target(name: "Pipeline", dependencies: ["Models", "Imaging", "Metrics", "NPY", "Tensor", "TorchFormats", "NN"],
+                swiftSettings: optimise),
+        // The command line: parsing, validation, wiring and printing.
         .executableTarget(
             name: "vqrt",
-            dependencies: ["PickleVM", "TorchFormats", "NPY", "Tensor", "NN", "Models", "Imaging", "Metrics",
+            dependencies: ["Pipeline", "PickleVM", "TorchFormats", "NPY", "Tensor", "Models", "Imaging", "Metrics",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: optimise),
         // libFuzzer entry points; built only by tools/fuzz with -sanitize=fuzzer.
@@ -54,7 +60,7 @@ let package = Package(
 
         .testTarget(name: "PickleVMTests", dependencies: ["PickleVM"]),
         .testTarget(name: "TorchFormatsTests", dependencies: ["TorchFormats", "PickleVM"]),
-        .testTarget(name: "CLITests", dependencies: ["vqrt", "Models", "NN"]),
+        .testTarget(name: "CLITests", dependencies: ["vqrt", "Models", "NN", "Pipeline", "NPY"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Tensor", "NPY", "TorchFormats"]),
         .testTarget(name: "NPYTests", dependencies: ["NPY"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "NPY"]),

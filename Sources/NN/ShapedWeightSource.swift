@@ -25,3 +25,19 @@ public final class GeneratedWeightSource: ShapedWeightSource {
 
     public func tensor(named name: String) throws -> (shape: [Int], values: [Float])? { overrides[name] }
 }
+
+/// Zeros of whatever shape a layer asks for, recording each (name, shape) in the order asked: building a module tree
+/// on it lists that tree's state dict, so key lists are derived from the model code instead of written twice.
+public final class LayoutRecorder: ShapedWeightSource {
+    public private(set) var layout: [(name: String, shape: [Int])] = []
+    public var names: [String] { layout.map(\.name) }
+
+    public init() {}
+
+    public func tensor(named name: String, shape: [Int]) throws -> (shape: [Int], values: [Float])? {
+        if !layout.contains(where: { $0.name == name }) { layout.append((name, shape)) }
+        return (shape, [Float](repeating: 0, count: shape.reduce(1, *)))
+    }
+
+    public func tensor(named name: String) throws -> (shape: [Int], values: [Float])? { nil }
+}

@@ -1,7 +1,9 @@
 // Prefix-scoped weight access in the spirit of candle's VarBuilder: a model is built by handing each layer the
 // scope of its state-dict prefix, and the loader remembers every key used so that missing and unexpected keys
-// can be reported when the whole model is built.
+// can be reported when the whole model is built. Like candle's VarBuilder carries dtype and device, a scope also
+// carries the execution settings (convolution algorithm, precision) every layer built from it computes with.
 import Foundation
+import Tensor
 
 /// Tracks which keys of a `WeightSource` a model used.
 public final class WeightLoader: @unchecked Sendable {
@@ -15,18 +17,21 @@ public final class WeightLoader: @unchecked Sendable {
 
     public let source: WeightSource
     public let missingPolicy: MissingPolicy
+    /// The settings layers built from this loader's scopes compute with (unless a scope overrides them).
+    public let execution: ExecutionConfig
     private let lock = NSLock()
     private var usedKeys: Set<String> = []
     private var missingKeys: [String] = []
     private lazy var available: Set<String> = Set(source.names)
 
-    public init(_ source: WeightSource, missing: MissingPolicy = .fail) {
+    public init(_ source: WeightSource, missing: MissingPolicy = .fail, execution: ExecutionConfig = .default) {
         self.source = source
         self.missingPolicy = missing
+        self.execution = execution
     }
 
     /// The unscoped root (keys used verbatim).
-    public var root: Weights { Weights(loader: self, prefix: "") }
+    public var root: Weights { Weights(loader: self, prefix: "", execution: execution) }
 
     /// Keys read so far.
     public var used: Set<String> { lock.lock(); defer { lock.unlock() }; return usedKeys }
@@ -94,14 +99,21 @@ public struct Weights: Sendable {
     public let loader: WeightLoader
     /// The prefix without its trailing dot ("" at the root).
     public let prefix: String
+    /// The settings the layers built from this scope compute with; sub-scopes inherit them.
+    public let execution: ExecutionConfig
 
-    init(loader: WeightLoader, prefix: String) {
+    init(loader: WeightLoader, prefix: String, execution: ExecutionConfig) {
         self.loader = loader
         self.prefix = prefix
+        self.execution = execution
     }
 
     /// A sub-scope; `name` may itself contain dots ("mid.block_1").
-    public func scope(_ name: String) -> Weights { Weights(loader: loader, prefix: key(name)) }
+    public func scope(_ name: String) -> Weights { Weights(loader: loader, prefix: key(name), execution: execution) }
+
+    /// This scope with other execution settings (e.g. a metric network that must run PyTorch's own arithmetic
+    /// whatever the model it measures runs with).
+    public func with(execution: ExecutionConfig) -> Weights { Weights(loader: loader, prefix: prefix, execution: execution) }
 
     /// A sub-scope for a list index (nn.ModuleList / nn.Sequential children).
     public func scope(_ index: Int) -> Weights { scope(String(index)) }

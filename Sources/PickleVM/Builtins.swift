@@ -1,6 +1,24 @@
 // The Python builtins and standard-library names that get meaning (spec §9.3). Everything is implemented here in
 // Swift with strict argument checks; a call that does not match the expected shape stays an inert placeholder.
 
+extension PyGlobal {
+    /// Whether `torch.load(weights_only=True)` would accept this Python (not torch) name; the torch names are
+    /// TorchFormats' to judge.
+    public var isWeightsOnlyBuiltin: Bool { Builtins.strictAllowed(self) }
+
+    /// Callables that run code or reach the system when a pickle calls them (picklescan's "dangerous" globals):
+    /// eval/exec-like builtins, getattr (the gadget behind most exploits), and the os/subprocess/socket family.
+    public var isKnownCodeExecution: Bool {
+        let modules: Set<String> = ["os", "posix", "nt", "subprocess", "sys", "socket", "shutil", "runpy", "webbrowser",
+                                    "pty", "commands", "pickle", "_pickle", "bdb", "pdb", "asyncio", "httplib",
+                                    "http.client", "requests", "aiohttp", "ctypes", "importlib", "code", "timeit"]
+        let builtins: Set<String> = ["eval", "exec", "execfile", "compile", "open", "getattr", "__import__", "apply",
+                                     "breakpoint", "input", "globals", "locals", "setattr", "delattr", "vars"]
+        if (module == "builtins" || module == "__builtin__" || module == "__builtins__") { return builtins.contains(name) }
+        return modules.contains(module) || modules.contains(where: { module.hasPrefix($0 + ".") })
+    }
+}
+
 enum Builtins {
     /// Names torch's weights_only unpickler accepts that belong to Python rather than torch (spec §7).
     static func strictAllowed(_ g: PyGlobal) -> Bool {

@@ -4,9 +4,9 @@
 extension Tensor {
     /// Multi-head attention on plain `[B, N, H·D]` queries and `[B, M, H·D]` keys/values; returns `[B, N, H·D]`.
     /// `scale` multiplies the raw scores (PyTorch: `matmul(q, kᵀ) * scale`).
-    /// `precision`: of the two matmuls (the softmax is float32 either way).
+    /// `precision` and `roundsBFloat16Outputs`: of the two matmuls (the softmax is float32 either way).
     public static func multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, scale: Float,
-                                          precision: Precision = Tensor.attentionPrecision) throws -> Tensor {
+                                          precision: Precision = .fp32, roundsBFloat16Outputs: Bool = false) throws -> Tensor {
         guard q.rank == 3, k.rank == 3, v.rank == 3, heads > 0, q.shape[2] % heads == 0,
               k.shape == v.shape, k.shape[0] == q.shape[0], k.shape[2] == q.shape[2] else {
             throw TensorError.shapeMismatch("attention over \(heads) heads of q \(q.shape), k \(k.shape), v \(v.shape)")
@@ -15,13 +15,13 @@ extension Tensor {
         let hd = q.shape[2]
         return try attention(q: (qp.pointer, hd), k: (kp.pointer, hd), v: (vp.pointer, hd),
                              batch: q.shape[0], queries: q.shape[1], keys: k.shape[1], heads: heads, headDim: hd / heads,
-                             scale: scale, precision: precision)
+                             scale: scale, precision: precision, rounds: roundsBFloat16Outputs)
     }
 
     /// Multi-head self-attention on a fused projection `[B, N, 3·H·D]` whose last dimension is q | k | v (as
     /// `to_qkv(x).chunk(3, dim=-1)` splits it); returns `[B, N, H·D]`. Reads q, k and v in place.
     public static func multiHeadAttention(qkv: Tensor, heads: Int, scale: Float,
-                                          precision: Precision = Tensor.attentionPrecision) throws -> Tensor {
+                                          precision: Precision = .fp32, roundsBFloat16Outputs: Bool = false) throws -> Tensor {
         guard qkv.rank == 3, heads > 0, qkv.shape[2] % (3 * heads) == 0 else {
             throw TensorError.shapeMismatch("attention over \(heads) heads of a fused q|k|v \(qkv.shape)")
         }
@@ -29,35 +29,34 @@ extension Tensor {
         let hd = qkv.shape[2] / 3, row = qkv.shape[2]
         return try attention(q: (x.pointer, row), k: (x.pointer + hd, row), v: (x.pointer + 2 * hd, row),
                              batch: qkv.shape[0], queries: qkv.shape[1], keys: qkv.shape[1], heads: heads,
-                             headDim: hd / heads, scale: scale, precision: precision)
+                             headDim: hd / heads, scale: scale, precision: precision, rounds: roundsBFloat16Outputs)
     }
 
     /// q, k, v given as base pointers with their row strides; head h uses columns [h·D, (h+1)·D).
     private static func attention(q: (UnsafeMutablePointer<Float>, Int), k: (UnsafeMutablePointer<Float>, Int),
                                   v: (UnsafeMutablePointer<Float>, Int), batch b: Int, queries n: Int, keys m: Int,
-                                  heads h: Int, headDim d: Int, scale: Float, precision: Precision) throws -> Tensor {
+                                  heads h: Int, headDim d: Int, scale: Float, precision: Precision,
+                                  rounds: Bool) throws -> Tensor {
         let out = Tensor(uninitialized: [b, n, h * d])
         if b == 0 || n == 0 || h * d == 0 { return out }
         if m == 0 { out.pointer.update(repeating: .nan, count: out.count); return out }   // softmax over nothing
-        // The scores of a whole batch (b·h·n·m floats: 256 MB for ViT-small at batch 8) are written, softmaxed and
-        // read back from memory; one image's (32 MB) stays in the last-level cache between the three passes, so
-        // larger batches go image by image.
-        let imagesPerPass = b * h * n * m <= ConvolutionKernel.attentionScoresBudgetFloats ? b : 1
-        let scores = TensorStorage(uninitialized: imagesPerPass * h * n * m)
-        for first in stride(from: 0, to: b, by: imagesPerPass) {
-            let qi = q.0 + first * n * q.1, ki = k.0 + first * m * k.1, vi = v.0 + first * m * v.1
-            let oi = out.pointer + first * n * h * d
-            let bb = imagesPerPass
-            // scores[b, h, i, j] = Σ_d q[b, i, h·D + d] k[b, j, h·D + d]
-            try stridedMatmul(MatrixView(pointer: qi, dims: [bb, h, n, d], strides: [n * q.1, d, q.1, 1]),
-                              MatrixView(pointer: ki, dims: [bb, h, d, m], strides: [m * k.1, d, 1, k.1]),
-                              into: .dense(scores.pointer, [bb, h, n, m]), alpha: scale, precision: precision)
-            Profiler.measure("softmax") { softmaxRows(scores.pointer, scores.pointer, rows: bb * h * n, length: m) }
-            // out[b, i, h·D + d] = Σ_j scores[b, h, i, j] v[b, j, h·D + d]: written straight into 'b n (h d)'.
-            try stridedMatmul(.dense(scores.pointer, [bb, h, n, m]),
-                              MatrixView(pointer: vi, dims: [bb, h, m, d], strides: [m * v.1, d, v.1, 1]),
-                              into: MatrixView(pointer: oi, dims: [bb, h, n, d], strides: [n * h * d, d, h * d, 1]),
-                              alpha: 1, precision: precision)
+        // Image by image: one image's scores (h·n·m floats, 32 MB for ViT-small) stay in the last-level cache
+        // between the matmul, the softmax and the second matmul, and its products do not depend on the batch.
+        let scores = TensorStorage(uninitialized: h * n * m)
+        for image in 0..<b {
+            let qi = q.0 + image * n * q.1, ki = k.0 + image * m * k.1, vi = v.0 + image * m * v.1
+            let oi = out.pointer + image * n * h * d
+            // scores[h, i, j] = Σ_d q[i, h·D + d] k[j, h·D + d]
+            try stridedMatmul(MatrixView(pointer: qi, dims: [h, n, d], strides: [d, q.1, 1]),
+                              MatrixView(pointer: ki, dims: [h, d, m], strides: [d, 1, k.1]),
+                              into: .dense(scores.pointer, [h, n, m]), alpha: scale, precision: precision,
+                              roundsBFloat16Outputs: rounds)
+            Profiler.measure("softmax") { softmaxRows(scores.pointer, scores.pointer, rows: h * n, length: m) }
+            // out[i, h·D + d] = Σ_j scores[h, i, j] v[j, h·D + d]: written straight into 'n (h d)'.
+            try stridedMatmul(.dense(scores.pointer, [h, n, m]),
+                              MatrixView(pointer: vi, dims: [h, m, d], strides: [d, v.1, 1]),
+                              into: MatrixView(pointer: oi, dims: [h, n, d], strides: [d, h * d, 1]),
+                              alpha: 1, precision: precision, roundsBFloat16Outputs: rounds)
         }
         return out
     }

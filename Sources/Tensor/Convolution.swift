@@ -4,6 +4,11 @@
 // oneDNN's chosen implementation prefers (format tag `any`); the reordered copy replaces the plain one. One
 // primitive is created per input shape and layout and cached. Activations come out in the layout the primitive
 // prefers (nChw16c for AVX-512), so consecutive convolutions need no reorders in between.
+//
+// A batch runs image by image through primitives made for one image. oneDNN chooses its blocking, and Winograd
+// its tiling, from the whole problem, so a primitive for N images may round differently from one for a single
+// image; planning for one image makes every image's result the same bits whatever batch it came in (cli.md:
+// results do not depend on --batch-size), and bounds the scratchpads and layout copies to one image's.
 import CDNNL
 import Foundation
 
@@ -41,7 +46,7 @@ public final class ConvolutionKernel: @unchecked Sendable {
     private var weightsRoundedToBFloat16 = false
 
     private struct PlanKey: Hashable {
-        let n: Int, h: Int, w: Int
+        let h: Int, w: Int
         let src: TensorLayout
         let sum: Bool
         let precision: Precision
@@ -62,10 +67,6 @@ public final class ConvolutionKernel: @unchecked Sendable {
         /// With `dstReorder`: the residual (given in `outLayout`) into the primitive's destination layout.
         let residualReorder: DNNLPrimitive?
         let weights: WeightVariant
-        /// Bytes of the copies its oneDNN reorders make (input, and output or residual) for one call.
-        var conversionBytes: Int {
-            (srcReorder != nil ? DNNL.size(srcMD) : 0) + (dstReorder != nil ? DNNL.size(dstMD) : 0)
-        }
         init(primitive: DNNLPrimitive, srcMD: dnnl_memory_desc_t, srcLayout: TensorLayout?, srcReorder: DNNLPrimitive?,
              inputMD: dnnl_memory_desc_t, dstMD: dnnl_memory_desc_t, outShape: [Int], outLayout: TensorLayout,
              dstReorder: DNNLPrimitive?, residualReorder: DNNLPrimitive?, weights: WeightVariant) {
@@ -82,14 +83,17 @@ public final class ConvolutionKernel: @unchecked Sendable {
     ///     transposed one.
     ///   - bias: `[out]` or nil.
     ///   - outputPadding: transposed only (PyTorch's `output_padding`).
+    ///   - execution: algorithm, precision and limits this kernel computes with (fixed for its life).
     public init(kind: Kind = .convolution, weight: [Float], shape: [Int], bias: [Float]?, stride: (Int, Int) = (1, 1),
-                padding: Padding2D = .zero, outputPadding: (Int, Int) = (0, 0)) throws {
+                padding: Padding2D = .zero, outputPadding: (Int, Int) = (0, 0),
+                execution: ExecutionConfig = .default) throws {
         guard shape.count == 4, shape.allSatisfy({ $0 > 0 }), weight.count == shape.reduce(1, *) else {
             throw TensorError.shapeMismatch("convolution weight \(shape) with \(weight.count) values")
         }
         guard stride.0 > 0, stride.1 > 0, padding.top >= 0, padding.left >= 0, padding.bottom >= 0, padding.right >= 0
         else { throw TensorError.invalidArgument("convolution stride \(stride) / padding \(padding)") }
         self.kind = kind
+        self.execution = execution
         if kind == .convolution {
             outChannels = shape[0]; inChannels = shape[1]
             self.padding = padding
@@ -123,15 +127,9 @@ public final class ConvolutionKernel: @unchecked Sendable {
     /// oneDNN implementations to take when offered (name prefixes), else oneDNN's first choice. oneDNN 2.6 ranks
     /// its brgemm-based convolutions first on AVX-512 machines, but for the shapes of VQ models (3×3 and 1×1 with
     /// 128 to 512 channels in nChw16c, the 3-channel first and last layers, stride 2) its direct jit kernels
-    /// measured 1.2× to 4× faster here (Xeon with AVX-512, 2 threads). Where no direct kernel exists (e.g.
-    /// channels-last tensors) oneDNN's own ranking stands. Override with VQRT_CONV_PREFER (comma-separated, empty
-    /// for oneDNN's choice everywhere).
-    nonisolated(unsafe) public static var preferredImplementations: [String] = {
-        if let env = ProcessInfo.processInfo.environment["VQRT_CONV_PREFER"] {
-            return env.split(separator: ",").map { String($0) }
-        }
-        return ["jit:", "jit_1x1:"]
-    }()
+    /// measured faster (tools/bench, `--profile`). Where no direct kernel exists (e.g. channels-last tensors)
+    /// oneDNN's own ranking stands.
+    static let preferredImplementations = ["jit:", "jit_1x1:"]
 
     /// How 3×3 stride-1 convolutions are computed.
     public enum Algorithm: String, Sendable, CaseIterable {
@@ -148,27 +146,8 @@ public final class ConvolutionKernel: @unchecked Sendable {
         case winograd
     }
 
-    /// The algorithm new kernels get (VQRT_CONV_ALGORITHM=direct|winograd, else direct); the model loader and
-    /// the CLI choose per model.
-    nonisolated(unsafe) public static var defaultAlgorithm: Algorithm =
-        ProcessInfo.processInfo.environment["VQRT_CONV_ALGORITHM"].flatMap(Algorithm.init(rawValue:)) ?? .direct
-
-    /// Attention scores (floats) above which a batch's attention runs image by image (Attention.swift): 64 MB.
-    nonisolated(unsafe) public static var attentionScoresBudgetFloats =
-        ProcessInfo.processInfo.environment["VQRT_ATTENTION_SCORES_BUDGET"].flatMap(Int.init) ?? 16 << 20
-
-    /// Scratchpad above which a batch runs image by image (see `callAsFunction`).
-    nonisolated(unsafe) public static var scratchpadBudgetBytes = 64 << 20
-
     /// Output pixels (per image) from which the Winograd algorithm is used (64×64).
     public static let winogradMinimumPixels = 64 * 64
-    /// Largest in × out channel product that uses oneDNN's Winograd, or whose kernels vqrt's own Winograd keeps
-    /// transformed: F(4×4, 3×3) weights are 4× larger (6×6 tiles), 38 MB per 512→512 layer, which a model with 17
-    /// of them at 64×64 (Table 3 64x64x3) pays 0.6-0.8 GB for; up to 256→256 they stay under 10 MB per layer.
-    /// vqrt's own kernel transforms larger layers' kernels on every call instead (~9 ms per 512→512 layer here).
-    nonisolated(unsafe) public static var winogradMaximumChannelProduct =
-        ProcessInfo.processInfo.environment["VQRT_WINOGRAD_MAX_CHANNEL_PRODUCT"].flatMap(Int.init) ?? 256 * 256
-
     /// Whether oneDNN offers a Winograd convolution on this CPU (its Winograd kernels need AVX-512; on an AVX2
     /// machine `.winograd` runs the direct algorithm everywhere). Probed once, without creating a primitive.
     public static let winogradAvailable: Bool = {
@@ -185,22 +164,19 @@ public final class ConvolutionKernel: @unchecked Sendable {
         return names.contains { $0.contains("wino") }
     }()
 
-    /// This kernel's algorithm; may be changed until the first call.
-    public var algorithm: Algorithm = ConvolutionKernel.defaultAlgorithm
-
-    /// The precision new kernels get (VQRT_PRECISION=fp32|bf16, else fp32); the CLI sets it before loading a model.
-    nonisolated(unsafe) public static var defaultPrecision: Precision =
-        ProcessInfo.processInfo.environment["VQRT_PRECISION"].flatMap(Precision.init(rawValue:)) ?? .fp32
-
+    /// Algorithm, precision and limits, fixed when the kernel is built.
+    public let execution: ExecutionConfig
+    /// This kernel's algorithm for 3×3 stride-1 convolutions.
+    public var algorithm: Algorithm { execution.convolutionAlgorithm }
     /// This kernel's precision (see Precision.swift). bf16 reads the input converted to bfloat16 (a oneDNN reorder
     /// on each call, rounding to nearest even) and bfloat16 weights (converted once), accumulates in float32 and
     /// writes float32. oneDNN has no bf16 Winograd: bf16 kernels are always direct (jit avx512_core_bf16). Where
     /// oneDNN has no bf16 kernels at all, bf16 is emulated (`Precision.nativeBFloat16`).
-    public var precision: Precision = ConvolutionKernel.defaultPrecision
+    public var precision: Precision { execution.precision }
 
     /// Whether this kernel would use Winograd on an output of `pixels` per image.
     func usesWinograd(outputPixels pixels: Int) -> Bool {
-        winogradShape(outputPixels: pixels) && inChannels * outChannels <= ConvolutionKernel.winogradMaximumChannelProduct
+        winogradShape(outputPixels: pixels) && inChannels * outChannels <= execution.winogradMaximumChannelProduct
     }
 
     /// Whether this is a convolution Winograd suits (3×3, stride 1, float32, output of at least 64×64), whatever
@@ -210,8 +186,6 @@ public final class ConvolutionKernel: @unchecked Sendable {
             && pixels >= ConvolutionKernel.winogradMinimumPixels
     }
 
-    /// VQRT_TRACE_CONV=1: one line on stderr per plan made (shape, implementation, scratchpad).
-    static let tracePlans = ProcessInfo.processInfo.environment["VQRT_TRACE_CONV"] != nil
     private static let implementationsLock = NSLock()
     nonisolated(unsafe) private static var implementations: Set<String> = []
 
@@ -260,50 +234,34 @@ public final class ConvolutionKernel: @unchecked Sendable {
                                    flops: 2 * Double(x.shape[0] * oh * ow) * Double(inChannels * outChannels * 9))
         }
         // The primitive always picks its own output layout (forcing one can select a much slower kernel); a
-        // requested layout is produced afterwards by our conversion kernels.
-        let key = PlanKey(n: x.shape[0], h: x.shape[2], w: x.shape[3], src: x.layout, sum: residual != nil,
-                          precision: precision)
-        var plan = try self.plan(key, inputShape: x.shape, outShape: outShape)
-        // A batch runs one image at a time, through a plan made for one image, where that bounds its memory: a
-        // large scratchpad (Winograd's transformed tiles), or large layout conversions (oneDNN reorders of the
-        // input, output and residual; AVX2 kernels block by 8 channels, ours by 16: up to 0.5 GB per copy for
-        // Table 3 32x32x4 at batch 8, alive next to the tensors they copy). Same arithmetic per image.
-        var slice = x.shape[0]
-        if slice > 1, key.precision == .fp32,
-           plan.primitive.scratchBytes > ConvolutionKernel.scratchpadBudgetBytes
-            || plan.conversionBytes > ConvolutionKernel.conversionBudgetBytes {
-            let one = try self.plan(PlanKey(n: 1, h: key.h, w: key.w, src: key.src, sum: key.sum, precision: key.precision),
-                                    inputShape: [1] + x.shape.dropFirst(), outShape: [1] + outShape.dropFirst())
-            if one.outLayout == plan.outLayout {
-                plan = one
-                slice = 1
-            }
-        }
-        let slices = x.shape[0] / slice
-        let sliceIn = [slice] + Array(x.shape.dropFirst()), sliceOut = [slice] + Array(outShape.dropFirst())
+        // requested layout is produced afterwards by our conversion kernels. It is made for one image and runs
+        // once per image (see the file comment).
+        let key = PlanKey(h: x.shape[2], w: x.shape[3], src: x.layout, sum: residual != nil, precision: precision)
+        let plan = try self.plan(key, inputShape: [1] + x.shape.dropFirst(), outShape: [1] + outShape.dropFirst())
+        let imageIn = [1] + Array(x.shape.dropFirst()), imageOut = [1] + Array(outShape.dropFirst())
 
         // A layout of ours that the primitive wants: converted whole by our kernels (much cheaper than a oneDNN
-        // reorder for these activations); oneDNN reorders run slice by slice below.
+        // reorder for these activations); oneDNN reorders run image by image below.
         var source = x
         if let l = plan.srcLayout, l != x.layout {
             source = try Profiler.measure("conv input \(x.layout)->\(l) \(inChannels)ch @\(x.shape[2])x\(x.shape[3])") {
                 try x.to(l)
             }
         }
-        let srcStep = Tensor.physicalCount(sliceIn, source.layout)
+        let srcStep = Tensor.physicalCount(imageIn, source.layout)
         let srcBuffer = plan.srcReorder.map { _ in TensorStorage(uninitialized: (DNNL.size(plan.srcMD) + 3) / 4) }
         var out = Tensor(uninitialized: outShape, layout: plan.outLayout)
-        let outStep = Tensor.physicalCount(sliceOut, plan.outLayout)
-        let sliceOutMD = try DNNL.md(sliceOut, DNNL.tag(plan.outLayout, rank: 4))
+        let outStep = Tensor.physicalCount(imageOut, plan.outLayout)
+        let imageOutMD = try DNNL.md(imageOut, DNNL.tag(plan.outLayout, rank: 4))
         let dstBuffer = plan.dstReorder.map { _ in TensorStorage(uninitialized: (DNNL.size(plan.dstMD) + 3) / 4) }
         let residualSource = try residual.map { try $0.to(plan.outLayout) }
         let biasMD = try bias.map { _ in try DNNL.md([outChannels], dnnl_a) }
         // Multiply-adds: every output pixel of a convolution (every input pixel of a transposed one) meets the whole
         // kernel of every input channel.
         let pixels = kind == .convolution ? oh * ow : x.shape[2] * x.shape[3]
-        let flops = 2 * Double(slice * pixels) * Double(inChannels * outChannels * kernelSize.h * kernelSize.w)
+        let flops = 2 * Double(pixels) * Double(inChannels * outChannels * kernelSize.h * kernelSize.w)
         let name = "\(kind == .convolution ? "conv" : "conv-transpose")\(key.precision == .bf16 ? " bf16" : "") \(kernelSize.h)x\(kernelSize.w)/\(stride.h) \(inChannels)->\(outChannels) @\(x.shape[2])x\(x.shape[3])"
-        for i in 0..<slices {
+        for i in 0..<x.shape[0] {
             var src = UnsafeMutableRawPointer(source.pointer + i * srcStep)
             if let re = plan.srcReorder, let buffer = srcBuffer {
                 try Profiler.measure("conv input reorder \(x.layout)->\(inChannels)ch @\(x.shape[2])x\(x.shape[3])") {
@@ -333,7 +291,7 @@ public final class ConvolutionKernel: @unchecked Sendable {
                 let image = UnsafeMutableRawPointer(r.pointer + i * outStep)
                 if let re = plan.residualReorder {
                     try Profiler.measure("conv residual reorder \(outChannels)ch") {
-                        try re.execute([(Int32(DNNL_ARG_FROM), sliceOutMD, image), (Int32(DNNL_ARG_TO), plan.dstMD, dst)])
+                        try re.execute([(Int32(DNNL_ARG_FROM), imageOutMD, image), (Int32(DNNL_ARG_TO), plan.dstMD, dst)])
                     }
                 } else {
                     Profiler.measure("conv residual copy") {
@@ -350,7 +308,7 @@ public final class ConvolutionKernel: @unchecked Sendable {
                 if let b = bias, let md = biasMD { args.append((Int32(DNNL_ARG_BIAS), md, UnsafeMutableRawPointer(b.pointer))) }
                 try plan.primitive.execute(args)
             }
-            if key.precision == .bf16, Precision.roundsOutputs {
+            if key.precision == .bf16, execution.roundsBFloat16Outputs {
                 Profiler.measure("rounding to bf16") {
                     roundToBFloat16(dst.assumingMemoryBound(to: Float.self), count: DNNL.size(plan.dstMD) / 4)
                 }
@@ -358,7 +316,7 @@ public final class ConvolutionKernel: @unchecked Sendable {
             if let re = plan.dstReorder {
                 try Profiler.measure("conv output reorder \(outChannels)ch") {
                     try re.execute([(Int32(DNNL_ARG_FROM), plan.dstMD, dst),
-                                    (Int32(DNNL_ARG_TO), sliceOutMD, UnsafeMutableRawPointer(out.pointer + i * outStep))])
+                                    (Int32(DNNL_ARG_TO), imageOutMD, UnsafeMutableRawPointer(out.pointer + i * outStep))])
                 }
             }
         }
@@ -368,14 +326,8 @@ public final class ConvolutionKernel: @unchecked Sendable {
         return out
     }
 
-    /// Bytes of oneDNN reorders (input and output copies in the primitive's layouts) above which a batch runs
-    /// image by image (see `callAsFunction`).
-    nonisolated(unsafe) public static var conversionBudgetBytes =
-        (ProcessInfo.processInfo.environment["VQRT_CONVERSION_BUDGET_MB"].flatMap(Int.init) ?? 64) << 20
-
     /// vqrt's own Winograd F(4×4, 3×3) (Winograd.swift) for the layers that would use Winograd, where oneDNN has
-    /// no Winograd kernels (AVX2 CPUs), or everywhere with `ownWinogradEverywhere` (VQRT_OWN_WINOGRAD=1; tests).
-    nonisolated(unsafe) public static var ownWinogradEverywhere = ProcessInfo.processInfo.environment["VQRT_OWN_WINOGRAD"] == "1"
+    /// no Winograd kernels (AVX2 CPUs), or everywhere with `ExecutionConfig.ownWinogradEverywhere` (tests).
     /// The name `implementationsUsed` and `implementation(for:)` give vqrt's own Winograd kernel.
     public static let ownWinogradName = "winograd:vqrt_f4x4_3x3"
     private var ownWinogradConvolution: WinogradConvolution?
@@ -393,7 +345,7 @@ public final class ConvolutionKernel: @unchecked Sendable {
     /// kernels on each call instead of holding 4x their weights.
     func usesOwnWinograd(outputPixels pixels: Int) -> Bool {
         winogradShape(outputPixels: pixels) && inChannels >= 16 && outChannels >= 16
-            && (!ConvolutionKernel.winogradAvailable || ConvolutionKernel.ownWinogradEverywhere)
+            && (!ConvolutionKernel.winogradAvailable || execution.ownWinogradEverywhere)
     }
 
     /// vqrt's own Winograd kernel for this convolution, made (weights transformed) on first use.
@@ -405,11 +357,11 @@ public final class ConvolutionKernel: @unchecked Sendable {
         let k = Profiler.measure("winograd weight transform") {
             WinogradConvolution(weight: plain, inChannels: inChannels, outChannels: outChannels,
                                 bias: bias.map { UnsafePointer($0.pointer) }, padding: padding,
-                                transformPerCall: inChannels * outChannels > ConvolutionKernel.winogradMaximumChannelProduct)
+                                transformPerCall: inChannels * outChannels > execution.winogradMaximumChannelProduct)
         }
         ownWinogradConvolution = k
         ConvolutionKernel.recordImplementation(ConvolutionKernel.ownWinogradName)
-        if ConvolutionKernel.tracePlans {
+        if execution.tracesConvolutionPlans {
             FileHandle.standardError.write(Data("conv plan \(shape) \(inChannels)->\(outChannels): \(ConvolutionKernel.ownWinogradName)\n".utf8))
         }
         return k
@@ -420,6 +372,8 @@ public final class ConvolutionKernel: @unchecked Sendable {
         let kernel = try ownWinogradKernel(shape: x.shape)
         let input = x.layout == .nChw16c ? x : try Profiler.measure("conv input \(x.layout)->nChw16c") { try x.to(.nChw16c) }
         let r = try residual.map { $0.layout == .nChw16c ? $0 : try $0.to(.nChw16c) }
+        // Image by image, like the oneDNN path: its tiles are chunked per image, so every image meets the same
+        // chunks and matrix products whatever batch it came in.
         var out = try Profiler.measure("conv 3x3/1 \(inChannels)->\(outChannels) @\(x.shape[2])x\(x.shape[3]) winograd", flops: flops) {
             try kernel(input, residual: r)
         }
@@ -445,8 +399,8 @@ public final class ConvolutionKernel: @unchecked Sendable {
     public func implementation(for x: Tensor) throws -> String {
         let (oh, ow) = outputSize(h: x.shape[2], w: x.shape[3])
         if usesOwnWinograd(outputPixels: oh * ow) { return ConvolutionKernel.ownWinogradName }
-        let key = PlanKey(n: x.shape[0], h: x.shape[2], w: x.shape[3], src: x.layout, sum: false, precision: precision)
-        return try plan(key, inputShape: x.shape, outShape: [x.shape[0], outChannels, oh, ow]).primitive.implementation
+        let key = PlanKey(h: x.shape[2], w: x.shape[3], src: x.layout, sum: false, precision: precision)
+        return try plan(key, inputShape: [1] + x.shape.dropFirst(), outShape: [1, outChannels, oh, ow]).primitive.implementation
     }
 
     /// Every implementation oneDNN offers for inputs like `x`, best first by its ranking (diagnostics).
@@ -547,7 +501,7 @@ public final class ConvolutionKernel: @unchecked Sendable {
         }
         let weights = try weightVariant(for: wantW)
         ConvolutionKernel.recordImplementation(prim.implementation)
-        if ConvolutionKernel.tracePlans {
+        if execution.tracesConvolutionPlans {
             let line = "conv plan \(inputShape) \(inChannels)->\(outChannels): \(prim.implementation), scratchpad \(prim.scratchBytes >> 20) MB\n"
             FileHandle.standardError.write(Data(line.utf8))
         }

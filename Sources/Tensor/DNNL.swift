@@ -269,4 +269,49 @@ final class DNNLPrimitive: @unchecked Sendable {
         try DNNL.check(dnnl_primitive_execute(primitive, ctx.stream, Int32(exec.count), exec), "execution")
         try DNNL.check(dnnl_stream_wait(ctx.stream), "stream wait")
     }
+
+    /// Executes on the calling thread alone, concurrently with other such executions: for work the caller has
+    /// already spread over the kernels' threads (oneDNN runs single-threaded inside a parallel region). Each thread
+    /// has its own stream; a scratchpad, if any, is allocated for the call.
+    func executeOnThisThread(_ args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)]) throws {
+        let stream = try DNNL.threadStream()
+        let engine = try DNNL.engine()
+        var mems: [dnnl_memory_t] = []
+        defer { for m in mems { dnnl_memory_destroy(m) } }
+        var exec: [dnnl_exec_arg_t] = []
+        func add(_ arg: Int32, _ md: dnnl_memory_desc_t, _ ptr: UnsafeMutableRawPointer) throws {
+            var m: dnnl_memory_t?
+            var d = md
+            try DNNL.check(dnnl_memory_create(&m, &d, engine, ptr), "memory object")
+            guard let mm = m else { throw TensorError.dnnl("memory object missing") }
+            mems.append(mm)
+            exec.append(dnnl_exec_arg_t(arg: arg, memory: mm))
+        }
+        for (arg, md, ptr) in args { try add(arg, md, ptr) }
+        let scratch = scratchBytes > 0 ? TensorStorage(uninitialized: (scratchBytes + 3) / 4) : nil
+        if let scratch, let smd = md(dnnl_query_scratchpad_md) { try add(Int32(DNNL_ARG_SCRATCHPAD), smd, UnsafeMutableRawPointer(scratch.pointer)) }
+        try DNNL.check(dnnl_primitive_execute(primitive, stream, Int32(exec.count), exec), "execution")
+        try DNNL.check(dnnl_stream_wait(stream), "stream wait")
+        withExtendedLifetime(scratch) {}
+    }
+}
+
+extension DNNL {
+    /// A stream per thread, for `executeOnThisThread` (oneDNN streams are not to be shared between threads that
+    /// execute at the same time); destroyed when the thread ends.
+    static func threadStream() throws -> dnnl_stream_t {
+        if let s = pthread_getspecific(streamKey) { return OpaquePointer(s) }
+        var stream: dnnl_stream_t?
+        guard dnnl_stream_create(&stream, try engine(), dnnl_stream_default_flags.rawValue) == dnnl_success, let s = stream else {
+            throw TensorError.dnnl("cannot create a CPU stream")
+        }
+        pthread_setspecific(streamKey, UnsafeRawPointer(s))
+        return s
+    }
+
+    nonisolated(unsafe) private static let streamKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key) { if let s = $0 { dnnl_stream_destroy(OpaquePointer(s)) } }
+        return key
+    }()
 }

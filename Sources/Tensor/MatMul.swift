@@ -2,50 +2,31 @@
 import CDNNL
 import Foundation
 
-/// y = x·Wᵀ + b over the last dimension (torch.nn.Linear), with W reordered once into oneDNN's preferred layout.
+/// y = x·Wᵀ + b over the last dimension (torch.nn.Linear), as fixed row blocks (BlockedMatmul.swift).
 public final class LinearKernel: @unchecked Sendable {
     public let inFeatures: Int
     public let outFeatures: Int
     private let bias: TensorStorage?
-    private var weights: (md: dnnl_memory_desc_t, storage: TensorStorage)
-    private var plans: [PlanKey: Plan] = [:]
-    private let lock = NSLock()
-    private var weightsRoundedToBFloat16 = false
+    /// PyTorch's `[out, in]`, read as the K×N matrix B with strides (1, K); in native bf16 a bfloat16 copy.
+    private let weights: TensorStorage
+    private let weightType: dnnl_data_type_t
 
-    private struct PlanKey: Hashable { let rows: Int; let sum: Bool; let precision: Precision }
+    /// Precision and output rounding, fixed when the kernel is built.
+    public let execution: ExecutionConfig
 
-    /// The matmul and, in bf16, the conversion of the float32 input rows to bfloat16 (`srcMD`).
-    private struct Plan {
-        let primitive: DNNLPrimitive
-        let srcMD: dnnl_memory_desc_t
-        let srcReorder: DNNLPrimitive?
-    }
-
-    /// The precision new kernels get (VQRT_PRECISION=fp32|bf16, else fp32); the CLI sets it before loading a model.
-    nonisolated(unsafe) public static var defaultPrecision: Precision =
-        ProcessInfo.processInfo.environment["VQRT_PRECISION"].flatMap(Precision.init(rawValue:)) ?? .fp32
-
-    /// This kernel's precision (see Precision.swift); may be changed until the first call. bf16: the input is
-    /// converted to bfloat16 on each call (oneDNN reorder, round to nearest even), the weights once; float32
-    /// accumulation, bias and output.
-    public var precision: Precision = LinearKernel.defaultPrecision
-
-    /// oneDNN matmul implementations to take when offered (name prefixes), for Linear layers and `Tensor.matmul`;
-    /// empty: oneDNN's own choice. Override with VQRT_MATMUL_PREFER (comma-separated).
-    nonisolated(unsafe) public static var preferredImplementations: [String] = {
-        if let env = ProcessInfo.processInfo.environment["VQRT_MATMUL_PREFER"] {
-            return env.split(separator: ",").map { String($0) }
-        }
-        return []
-    }()
+    /// This kernel's precision (see Precision.swift). bf16: the input is converted to bfloat16 on each call
+    /// (oneDNN reorder, round to nearest even), the weights once; float32 accumulation, bias and output.
+    public var precision: Precision { execution.precision }
 
     /// `weight` is PyTorch's `[out, in]` in C order; `bias` has `out` values or is nil.
-    public init(weight: [Float], outFeatures: Int, inFeatures: Int, bias: [Float]?) throws {
+    public init(weight: [Float], outFeatures: Int, inFeatures: Int, bias: [Float]?,
+                execution: ExecutionConfig = .default) throws {
         guard outFeatures > 0, inFeatures > 0, weight.count == outFeatures * inFeatures else {
             throw TensorError.shapeMismatch("linear weight [\(outFeatures), \(inFeatures)] with \(weight.count) values")
         }
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
+        self.execution = execution
         if let b = bias {
             guard b.count == outFeatures else {
                 throw TensorError.shapeMismatch("linear bias has \(b.count) values, expected \(outFeatures)")
@@ -58,110 +39,69 @@ public final class LinearKernel: @unchecked Sendable {
         }
         let w = TensorStorage(uninitialized: weight.count)
         weight.withUnsafeBufferPointer { w.pointer.update(from: $0.baseAddress!, count: weight.count) }
-        // oneDNN's weights are the K×N matrix B; PyTorch's [N, K] row-major is B with strides (1, K).
-        weights = (try DNNL.md([inFeatures, outFeatures], strides: [1, inFeatures]), w)
+        weightType = execution.precision.operandType
+        switch (execution.precision, Precision.nativeBFloat16) {
+        case (.fp32, _):
+            weights = w
+        case (.bf16, false):
+            roundToBFloat16(w.pointer, count: weight.count)   // emulated: bfloat16 values in float32
+            weights = w
+        case (.bf16, true):
+            weights = try convertToBFloat16(w, count: weight.count)
+        }
     }
 
-    /// Applies the layer to a plain tensor `[..., in]`; `residual` (shape `[..., out]`) is added inside the primitive.
+    /// The weights as the K×N operand B, shared by every batch entry (stride 0).
+    private func weightOperand(batch: Int) -> MatrixOperand {
+        MatrixOperand(UnsafeMutableRawPointer(weights.pointer), dims: [batch, inFeatures, outFeatures],
+                      strides: [0, 1, inFeatures], type: weightType)
+    }
+
+    /// Applies the layer to a plain tensor `[..., in]`; `residual` (shape `[..., out]`) is added inside the matmul.
+    /// A tensor of rank 2 or more is a batch along its first dimension: each entry's rows are computed apart, in the
+    /// same blocks whatever batch they come in (cli.md: results do not depend on --batch-size).
     public func callAsFunction(_ x: Tensor, residual: Tensor? = nil) throws -> Tensor {
         guard x.rank >= 1, x.shape.last == inFeatures else {
             throw TensorError.shapeMismatch("linear expects [..., \(inFeatures)], got \(x.shape)")
         }
         let xp = x.plain()
-        let rows = x.count / inFeatures
         let outShape = Array(x.shape.dropLast()) + [outFeatures]
         if let r = residual, r.shape != outShape {
             throw TensorError.shapeMismatch("residual \(r.shape) does not match linear output \(outShape)")
         }
         let out = Tensor(uninitialized: outShape)
+        let batch = x.rank >= 2 ? x.shape[0] : 1
+        let rows = batch > 0 ? x.count / inFeatures / batch : 0
         if rows == 0 { return out }
         if let r = residual { out.pointer.update(from: r.plain().pointer, count: out.count) }
-        let (plan, weights) = try self.plan(PlanKey(rows: rows, sum: residual != nil, precision: precision))
-        var src = xp.storage
-        if precision.isEmulatedBFloat16 {
-            src = Profiler.measure("linear input to bf16 values") { bfloat16RoundedCopy(xp.pointer, count: xp.count) }
-        } else if let re = plan.srcReorder {
-            src = TensorStorage(uninitialized: (DNNL.size(plan.srcMD) + 3) / 4)
-            try Profiler.measure("linear input to bf16") {
-                try re.execute([(Int32(DNNL_ARG_FROM), try DNNL.md([rows, inFeatures], dnnl_ab), UnsafeMutableRawPointer(xp.pointer)),
-                                (Int32(DNNL_ARG_TO), plan.srcMD, UnsafeMutableRawPointer(src.pointer))])
-            }
+        var source = xp.storage
+        switch (precision, Precision.nativeBFloat16) {
+        case (.fp32, _): break
+        case (.bf16, false): source = Profiler.measure("linear input to bf16 values") { bfloat16RoundedCopy(xp.pointer, count: xp.count) }
+        case (.bf16, true): source = try Profiler.measure("linear input to bf16") { try convertToBFloat16(xp.storage, count: xp.count) }
         }
-        var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
-            (Int32(DNNL_ARG_SRC), plan.srcMD, UnsafeMutableRawPointer(src.pointer)),
-            (Int32(DNNL_ARG_WEIGHTS), weights.md, UnsafeMutableRawPointer(weights.storage.pointer)),
-            (Int32(DNNL_ARG_DST), try DNNL.md([rows, outFeatures], dnnl_ab), UnsafeMutableRawPointer(out.pointer)),
-        ]
-        if let b = bias {
-            args.append((Int32(DNNL_ARG_BIAS), try DNNL.md([1, outFeatures], dnnl_ab), UnsafeMutableRawPointer(b.pointer)))
-        }
+        let a = MatrixOperand(UnsafeMutableRawPointer(source.pointer), dims: [batch, rows, inFeatures],
+                              strides: [rows * inFeatures, inFeatures, 1], type: weightType)
+        let c = MatrixOperand(UnsafeMutableRawPointer(out.pointer), dims: [batch, rows, outFeatures],
+                              strides: [rows * outFeatures, outFeatures, 1])
         try Profiler.measure(precision == .bf16 ? "linear bf16" : "linear",
-                             flops: 2 * Double(rows) * Double(inFeatures) * Double(outFeatures)) {
-            try plan.primitive.execute(args)
+                             flops: 2 * Double(batch * rows) * Double(inFeatures) * Double(outFeatures)) {
+            try BlockedMatmul.run(a, weightOperand(batch: batch), into: c, bias: bias?.pointer, accumulate: residual != nil,
+                                  what: "linear")
         }
-        if precision == .bf16, Precision.roundsOutputs { roundToBFloat16(out.pointer, count: out.count) }
+        withExtendedLifetime(source) {}
+        if precision == .bf16, execution.roundsBFloat16Outputs { roundToBFloat16(out.pointer, count: out.count) }
         return out
     }
 
     /// Implementation oneDNN uses for `rows` input rows (diagnostics).
     public func implementation(rows: Int) throws -> String {
-        try plan(PlanKey(rows: rows, sum: false, precision: precision)).0.primitive.implementation
+        let dummy = UnsafeMutableRawPointer(weights.pointer)
+        return try BlockedMatmul.implementation(
+            MatrixOperand(dummy, dims: [1, rows, inFeatures], strides: [rows * inFeatures, inFeatures, 1], type: weightType),
+            weightOperand(batch: 1),
+            into: MatrixOperand(dummy, dims: [1, rows, outFeatures], strides: [rows * outFeatures, outFeatures, 1]))
     }
-
-    private func plan(_ key: PlanKey) throws -> (Plan, (md: dnnl_memory_desc_t, storage: TensorStorage)) {
-        lock.lock()
-        defer { lock.unlock() }
-        if let p = plans[key] { return (p, weights) }
-        Threading.applyToOpenMP()
-        // bf16: bfloat16 input and weights, float32 bias and output.
-        var src = try DNNL.md([key.rows, inFeatures], dnnl_ab, key.precision.operandType)
-        var wmd = try DNNL.md([inFeatures, outFeatures], dnnl_format_tag_any, key.precision.operandType)
-        var bmd = bias == nil ? dnnl_memory_desc_t() : try DNNL.md([1, outFeatures], dnnl_ab)
-        var dst = try DNNL.md([key.rows, outFeatures], dnnl_ab)
-        var d = dnnl_matmul_desc_t()
-        try DNNL.check(dnnl_matmul_desc_init(&d, &src, &wmd, &bmd, &dst), "linear [\(key.rows), \(inFeatures)]")
-        let attr = try DNNL.attr(sum: key.sum)
-        defer { dnnl_primitive_attr_destroy(attr) }
-        let prim = try withUnsafePointer(to: &d) { try DNNLPrimitive(opDesc: $0, attr: attr, what: "linear", prefer: LinearKernel.preferredImplementations) }
-        let srcReorder = key.precision == .fp32 || key.precision.isEmulatedBFloat16 ? nil
-            : try DNNLPrimitive.reorder(from: try DNNL.md([key.rows, inFeatures], dnnl_ab), to: src)
-        if key.precision.isEmulatedBFloat16 && !weightsRoundedToBFloat16 {
-            roundToBFloat16(weights.storage.pointer, count: DNNL.size(weights.md) / 4)
-            weightsRoundedToBFloat16 = true
-        }
-        guard let want = prim.md(dnnl_query_weights_md) else { throw TensorError.dnnl("linear lacks a weights descriptor") }
-        if !DNNL.equal(want, weights.md) {
-            // Reorder once; every later plan asks for the same blocked layout or gets its own reorder from it.
-            let storage = TensorStorage(zeros: (DNNL.size(want) + 3) / 4)
-            let re = try DNNLPrimitive.reorder(from: weights.md, to: want)
-            try re.execute([(Int32(DNNL_ARG_FROM), weights.md, UnsafeMutableRawPointer(weights.storage.pointer)),
-                            (Int32(DNNL_ARG_TO), want, UnsafeMutableRawPointer(storage.pointer))])
-            weights = (want, storage)
-            // Plans made for the previous layout must be rebuilt against the new one.
-            plans = [:]
-        }
-        let p = Plan(primitive: prim, srcMD: src, srcReorder: srcReorder)
-        plans[key] = p
-        return (p, weights)
-    }
-}
-
-/// Cache of batched matmul primitives keyed by problem shape and operand strides.
-private final class MatMulCache: @unchecked Sendable {
-    static let shared = MatMulCache()
-    struct Key: Hashable {
-        let a: [Int], b: [Int], c: [Int]      // dims followed by strides
-        let alpha: Float
-        let precision: Precision
-    }
-    /// The matmul; in bf16 also the conversions of A and B into dense bfloat16 copies (`aMD`, `bMD`).
-    struct Entry {
-        let matmul: DNNLPrimitive
-        let aMD: dnnl_memory_desc_t, bMD: dnnl_memory_desc_t
-        let aReorder: DNNLPrimitive?, bReorder: DNNLPrimitive?
-    }
-    var entries: [Key: Entry] = [:]
-    let lock = NSLock()
 }
 
 /// A `[batch..., rows, cols]` matrix view: base pointer and element strides (any, including transposed views).
@@ -178,83 +118,59 @@ struct MatrixView {
     }
 }
 
-/// C = alpha · A·B for `[batch..., m, k]` A and `[batch..., k, n]` B views into a `[batch..., m, n]` C view.
-/// In bf16 precision A and B are first converted into dense bfloat16 copies (oneDNN reorders, round to nearest
-/// even); the product accumulates in float32 and C stays float32.
+/// C = alpha · A·B for `[batch..., m, k]` A and `[batch..., k, n]` B views into a `[batch..., m, n]` C view, in
+/// fixed row blocks (BlockedMatmul.swift). In bf16 precision A and B are first converted into dense bfloat16 copies
+/// (oneDNN reorders, round to nearest even); the product accumulates in float32 and C stays float32.
 func stridedMatmul(_ a: MatrixView, _ b: MatrixView, into c: MatrixView, alpha: Float,
-                   precision: Precision = .fp32, profiled: Bool = true) throws {
-    let aMD = try DNNL.md(a.dims, strides: a.strides)
-    let bMD = try DNNL.md(b.dims, strides: b.strides)
-    let cMD = try DNNL.md(c.dims, strides: c.strides)
-    let key = MatMulCache.Key(a: a.dims + a.strides, b: b.dims + b.strides, c: c.dims + c.strides, alpha: alpha,
-                              precision: precision)
-    let cache = MatMulCache.shared
-    cache.lock.lock()
-    var entry = cache.entries[key]
-    if entry == nil {
-        do {
-            Threading.applyToOpenMP()
-            // bf16: dense copies of A and B, in bfloat16 (or rounded float32 where bf16 is emulated).
-            let bf16 = precision == .bf16
-            let aOperand = bf16 ? try DNNL.md(a.dims, DNNL.plainTag(a.dims.count), precision.operandType) : aMD
-            let bOperand = bf16 ? try DNNL.md(b.dims, DNNL.plainTag(b.dims.count), precision.operandType) : bMD
-            var s = aOperand, w = bOperand, d = cMD
-            var desc = dnnl_matmul_desc_t()
-            try DNNL.check(dnnl_matmul_desc_init(&desc, &s, &w, nil, &d), "matmul \(a.dims) x \(b.dims)")
-            let attr = try DNNL.attr()
-            defer { dnnl_primitive_attr_destroy(attr) }
-            if alpha != 1 {
-                // Output scale: the float32 result of A·B is multiplied by alpha, like PyTorch's `bmm(...) * alpha`.
-                var scale = alpha
-                try DNNL.check(dnnl_primitive_attr_set_output_scales(attr, 1, 0, &scale), "matmul scale")
-            }
-            let p = try withUnsafePointer(to: &desc) {
-                try DNNLPrimitive(opDesc: $0, attr: attr, what: bf16 ? "bf16 matmul" : "matmul",
-                                  prefer: LinearKernel.preferredImplementations)
-            }
-            let e = MatMulCache.Entry(matmul: p, aMD: aOperand, bMD: bOperand,
-                                      aReorder: bf16 ? try DNNLPrimitive.reorder(from: aMD, to: aOperand) : nil,
-                                      bReorder: bf16 ? try DNNLPrimitive.reorder(from: bMD, to: bOperand) : nil)
-            if cache.entries.count > 256 { cache.entries = [:] }
-            cache.entries[key] = e
-            entry = e
-        } catch {
-            cache.lock.unlock()
-            throw error
+                   precision: Precision = .fp32, roundsBFloat16Outputs: Bool = false, profiled: Bool = true) throws {
+    var aOperand = MatrixOperand(a), bOperand = MatrixOperand(b)
+    var copies: [TensorStorage] = []
+    if precision == .bf16 {
+        // Dense copies of A and B, in bfloat16 (or rounded float32 where bf16 is emulated).
+        func dense(_ v: MatrixView) throws -> MatrixOperand {
+            let copy = try Profiler.measure("matmul operand to bf16") { try bfloat16Copy(v) }
+            copies.append(copy)
+            let d = MatrixView.dense(copy.pointer, v.dims)
+            return MatrixOperand(UnsafeMutableRawPointer(copy.pointer), dims: d.dims, strides: d.strides, type: precision.operandType)
         }
+        aOperand = try dense(a)
+        bOperand = try dense(b)
     }
-    cache.lock.unlock()
-    guard let e = entry else { return }
-    /// A converted (bf16) copy of an operand, or nil in float32.
-    func operand(_ re: DNNLPrimitive?, from: dnnl_memory_desc_t, to: dnnl_memory_desc_t,
-                 _ p: UnsafeMutablePointer<Float>) throws -> TensorStorage? {
-        guard let re else { return nil }
-        let copy = TensorStorage(uninitialized: (DNNL.size(to) + 3) / 4)
-        try Profiler.measure("matmul operand to bf16") {
-            try re.execute([(Int32(DNNL_ARG_FROM), from, UnsafeMutableRawPointer(p)),
-                            (Int32(DNNL_ARG_TO), to, UnsafeMutableRawPointer(copy.pointer))])
-            if precision.isEmulatedBFloat16 { roundToBFloat16(copy.pointer, count: DNNL.size(to) / 4) }
-        }
-        return copy
-    }
-    let aCopy = try operand(e.aReorder, from: aMD, to: e.aMD, a.pointer)
-    let bCopy = try operand(e.bReorder, from: bMD, to: e.bMD, b.pointer)
-    let aPointer = UnsafeMutableRawPointer(aCopy?.pointer ?? a.pointer)
-    let bPointer = UnsafeMutableRawPointer(bCopy?.pointer ?? b.pointer)
     // 2·M·N·K per matrix of the batch.
     let flops = 2 * Double(c.dims.reduce(1, *)) * Double(a.dims.last ?? 0)
-    let arguments = [(Int32(DNNL_ARG_SRC), e.aMD, aPointer), (Int32(DNNL_ARG_WEIGHTS), e.bMD, bPointer),
-                     (Int32(DNNL_ARG_DST), cMD, UnsafeMutableRawPointer(c.pointer))]
+    let run = { try BlockedMatmul.run(aOperand, bOperand, into: MatrixOperand(c), alpha: alpha, what: precision == .bf16 ? "bf16 matmul" : "matmul") }
     if profiled {
-        try Profiler.measure(precision == .bf16 ? "matmul bf16" : "matmul", flops: flops) { try e.matmul.execute(arguments) }
+        try Profiler.measure(precision == .bf16 ? "matmul bf16" : "matmul", flops: flops) { try run() }
     } else {
-        try e.matmul.execute(arguments)   // part of a kernel that is timed as a whole
+        try run()   // part of a kernel that is timed as a whole
     }
-    if precision == .bf16, Precision.roundsOutputs {
+    if precision == .bf16, roundsBFloat16Outputs {
         // C may be a strided view into a larger tensor: round exactly its elements.
         roundToBFloat16(view: c)
     }
-    withExtendedLifetime((aCopy, bCopy)) {}
+    withExtendedLifetime(copies) {}
+}
+
+/// A dense copy of `v`'s elements as bf16 operands: bfloat16 where oneDNN has bf16 kernels, float32 values rounded
+/// to bfloat16 where it emulates them.
+private func bfloat16Copy(_ v: MatrixView) throws -> TensorStorage {
+    let count = v.dims.reduce(1, *)
+    let from = try DNNL.md(v.dims, strides: v.strides)
+    let plain = try DNNL.md(v.dims, DNNL.plainTag(v.dims.count), Precision.bf16.operandType)
+    let copy = TensorStorage(uninitialized: (DNNL.size(plain) + 3) / 4)
+    try DNNLPrimitive.reorder(from: from, to: plain).execute([(Int32(DNNL_ARG_FROM), from, UnsafeMutableRawPointer(v.pointer)),
+                                                              (Int32(DNNL_ARG_TO), plain, UnsafeMutableRawPointer(copy.pointer))])
+    if !Precision.nativeBFloat16 { roundToBFloat16(copy.pointer, count: count) }
+    return copy
+}
+
+/// `count` float32 values converted to bfloat16 (round to nearest even) by a oneDNN reorder.
+private func convertToBFloat16(_ values: TensorStorage, count: Int) throws -> TensorStorage {
+    let from = try DNNL.md([count], dnnl_a), to = try DNNL.md([count], dnnl_a, dnnl_bf16)
+    let copy = TensorStorage(uninitialized: (count + 1) / 2)
+    try DNNLPrimitive.reorder(from: from, to: to).execute([(Int32(DNNL_ARG_FROM), from, UnsafeMutableRawPointer(values.pointer)),
+                                                          (Int32(DNNL_ARG_TO), to, UnsafeMutableRawPointer(copy.pointer))])
+    return copy
 }
 
 /// `roundToBFloat16` over the elements of a (non-overlapping) view.
@@ -278,12 +194,6 @@ private func roundToBFloat16(view c: MatrixView) {
 }
 
 extension Tensor {
-    /// Precision of the two matmuls of `spatialAttention` and `multiHeadAttention` (q·kᵀ and scores·v; the softmax
-    /// between them is float32 either way), read at each call (VQRT_PRECISION=fp32|bf16, else fp32); the CLI sets
-    /// it with the kernels' defaults before running a model.
-    nonisolated(unsafe) public static var attentionPrecision: Precision =
-        ProcessInfo.processInfo.environment["VQRT_PRECISION"].flatMap(Precision.init(rawValue:)) ?? .fp32
-
     /// Batched matrix product `alpha · op(A)·op(B)` of plain tensors: A is `[B, M, K]` (or `[B, K, M]` with
     /// `transposeA`), B is `[B, K, N]` (or `[B, N, K]` with `transposeB`); rank-2 operands are a batch of one.
     /// Like torch.bmm followed by a multiplication by `alpha`; `precision` as for Linear layers (Precision.swift).
@@ -313,8 +223,9 @@ extension Tensor {
     /// Single-head self-attention over the H·W positions of a fused q|k|v projection, as ldm's AttnBlock computes
     /// it: `qkv` is `[B, 3C, H, W]` in nhwc layout (channels [0, C) are q, [C, 2C) k, [2C, 3C) v);
     /// scores = softmax(q·kᵀ · scale) over keys; returns scores·v as `[B, C, H, W]` in nhwc layout.
-    public static func spatialAttention(qkv: Tensor, scale: Float,
-                                        precision: Precision = Tensor.attentionPrecision) throws -> Tensor {
+    /// `precision` and `roundsBFloat16Outputs`: of the two matmuls (ExecutionConfig).
+    public static func spatialAttention(qkv: Tensor, scale: Float, precision: Precision = .fp32,
+                                        roundsBFloat16Outputs: Bool = false) throws -> Tensor {
         guard qkv.rank == 4, qkv.layout == .nhwc, qkv.shape[1] % 3 == 0 else {
             throw TensorError.shapeMismatch("spatial attention needs an nhwc [B, 3C, H, W] tensor, got \(qkv)")
         }
@@ -322,21 +233,22 @@ extension Tensor {
         let out = Tensor(uninitialized: [b, c, qkv.shape[2], qkv.shape[3]], layout: .nhwc)
         if b == 0 || hw == 0 || c == 0 { return out }
         let base = qkv.pointer, rowStride = 3 * c, batchStride = hw * 3 * c
-        // As in multi-head attention: batches whose scores exceed the budget go image by image, so that each
-        // image's scores stay in the last-level cache between the matmul, the softmax and the second matmul.
-        let imagesPerPass = b * hw * hw <= ConvolutionKernel.attentionScoresBudgetFloats ? b : 1
-        let scores = TensorStorage(uninitialized: imagesPerPass * hw * hw)
-        for first in stride(from: 0, to: b, by: imagesPerPass) {
-            let bb = imagesPerPass, image = base + first * batchStride
-            // scores[b, i, j] = Σ_c q[b, i, c] k[b, j, c]
-            try stridedMatmul(MatrixView(pointer: image, dims: [bb, hw, c], strides: [batchStride, rowStride, 1]),
-                              MatrixView(pointer: image + c, dims: [bb, c, hw], strides: [batchStride, 1, rowStride]),
-                              into: .dense(scores.pointer, [bb, hw, hw]), alpha: scale, precision: precision)
-            Profiler.measure("softmax") { softmaxRows(scores.pointer, scores.pointer, rows: bb * hw, length: hw) }
-            // out[b, i, c] = Σ_j scores[b, i, j] v[b, j, c]
-            try stridedMatmul(MatrixView(pointer: scores.pointer, dims: [bb, hw, hw], strides: [hw * hw, hw, 1]),
-                              MatrixView(pointer: image + 2 * c, dims: [bb, hw, c], strides: [batchStride, rowStride, 1]),
-                              into: .dense(out.pointer + first * hw * c, [bb, hw, c]), alpha: 1, precision: precision)
+        // Image by image, as in multi-head attention: each image's scores stay in the last-level cache between the
+        // matmul, the softmax and the second matmul, and its products do not depend on the batch.
+        let scores = TensorStorage(uninitialized: hw * hw)
+        for index in 0..<b {
+            let image = base + index * batchStride
+            // scores[i, j] = Σ_c q[i, c] k[j, c]
+            try stridedMatmul(MatrixView(pointer: image, dims: [hw, c], strides: [rowStride, 1]),
+                              MatrixView(pointer: image + c, dims: [c, hw], strides: [1, rowStride]),
+                              into: .dense(scores.pointer, [hw, hw]), alpha: scale, precision: precision,
+                              roundsBFloat16Outputs: roundsBFloat16Outputs)
+            Profiler.measure("softmax") { softmaxRows(scores.pointer, scores.pointer, rows: hw, length: hw) }
+            // out[i, c] = Σ_j scores[i, j] v[j, c]
+            try stridedMatmul(MatrixView(pointer: scores.pointer, dims: [hw, hw], strides: [hw, 1]),
+                              MatrixView(pointer: image + 2 * c, dims: [hw, c], strides: [rowStride, 1]),
+                              into: .dense(out.pointer + index * hw * c, [hw, c]), alpha: 1, precision: precision,
+                              roundsBFloat16Outputs: roundsBFloat16Outputs)
         }
         return out
     }

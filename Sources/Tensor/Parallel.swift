@@ -39,6 +39,20 @@ public enum Threading {
         }
     }
 
+    /// Runs `body` with OpenMP (and so oneDNN) limited to the calling thread: for work the caller splits over the
+    /// threads itself, which must not be split again inside (BlockedMatmul.swift).
+    static func onOneOpenMPThread<T>(_ body: () throws -> T) rethrows -> T {
+        guard let set = ompSetNumThreads else { return try body() }
+        let previous = ompThreadsApplied
+        set(1)
+        ompThreadsApplied = 1
+        defer {
+            if previous > 0 { set(Int32(previous)) }
+            ompThreadsApplied = previous
+        }
+        return try body()
+    }
+
     nonisolated(unsafe) private static let ompThreadsAppliedKey: pthread_key_t = {
         var key = pthread_key_t()
         pthread_key_create(&key, nil)
@@ -123,7 +137,6 @@ enum OpenMPTeam {
     }
 
     static let entry: Entry? = {
-        if ProcessInfo.processInfo.environment["VQRT_DISPATCH"] != nil { return nil }
         let handle = UnsafeMutableRawPointer(bitPattern: 0)
         guard let p = dlsym(handle, "GOMP_parallel"), let tn = dlsym(handle, "omp_get_thread_num"),
               let nt = dlsym(handle, "omp_get_num_threads") else { return nil }

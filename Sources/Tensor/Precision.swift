@@ -10,7 +10,7 @@
 // matmul output is rounded to bfloat16 once more before the next operation sees it (and GroupNorm, softmax and
 // the residual additions then run on bfloat16 tensors). Ours write float32 outputs (oneDNN's bf16 kernels accept
 // an f32 destination and add the bias and the fused residual in f32): one rounding fewer per layer, nothing to
-// convert back. `Precision.roundsOutputs` (VQRT_BF16_ROUND_OUTPUTS=1) adds autocast's output rounding. Measured
+// convert back. `ExecutionConfig.roundsBFloat16Outputs` adds autocast's output rounding. Measured
 // on the demo VQGAN (4 images, 4096 codes): codes equal to fp32 97.19% without it, 97.12% with it, mean PSNR
 // 19.86 dB either way, while it cost 5% of the run time of rt_f8 (a scalar loop then; a pass over every output
 // in any case). It brings the result no closer to PyTorch's autocast in any way we can check (that differs from
@@ -28,19 +28,6 @@ public enum Precision: String, Sendable, CaseIterable {
     case fp32
     /// bfloat16 inputs and weights, float32 accumulation and outputs (see the file comment).
     case bf16
-
-    /// Whether bf16 kernels round their float32 outputs to bfloat16 (imitating autocast's bf16 outputs).
-    /// VQRT_BF16_ROUND_OUTPUTS=1 turns it on; set before running (not per kernel).
-    nonisolated(unsafe) public static var roundsOutputs: Bool =
-        ProcessInfo.processInfo.environment["VQRT_BF16_ROUND_OUTPUTS"] == "1"
-
-    /// Sets the precision that convolution and linear kernels built from now on get and that the attention
-    /// matmuls use (the CLI's `--precision`, before it loads a model). Kernels pinned to fp32 (Inception) keep it.
-    public static func setDefault(_ p: Precision) {
-        ConvolutionKernel.defaultPrecision = p
-        LinearKernel.defaultPrecision = p
-        Tensor.attentionPrecision = p
-    }
 }
 
 /// Rounds float32 values to the nearest bfloat16 (ties to even), in place, keeping them as float32: what

@@ -1,10 +1,11 @@
-// Opt-in per-kernel timing (VQRT_PROFILE=1 or `Profiler.enabled = true`), to see where a model spends its time.
+// Opt-in per-kernel timing (`Profiler.enabled = true`: `vqrt bench --profile`, or VQRT_PROFILE=1 for any command),
+// to see where a model spends its time. Timing changes no result, so this diagnostic switch is process-wide.
 // Kernels that do dense arithmetic also report their floating-point operations (multiply and add counted
 // separately, as GEMM peaks are quoted), so the profile can set achieved GFLOP/s against the machine's peak.
 import Foundation
 
 public enum Profiler {
-    nonisolated(unsafe) public static var enabled = ProcessInfo.processInfo.environment["VQRT_PROFILE"] != nil
+    nonisolated(unsafe) public static var enabled = false
     private static let lock = NSLock()
     nonisolated(unsafe) private static var totals: [String: Entry] = [:]
 

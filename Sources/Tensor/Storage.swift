@@ -42,7 +42,7 @@ final class BufferPool: @unchecked Sendable {
     private let lock = NSLock()
     /// Buffers smaller than this are not worth pooling (malloc's own bins handle them well).
     private let minPooledFloats = 1 << 14
-    var limitBytes = (ProcessInfo.processInfo.environment["VQRT_BUFFER_POOL_MB"].flatMap(Int.init) ?? 1024) << 20
+    let limitBytes = 1 << 30
 
     func take(_ count: Int) -> UnsafeMutablePointer<Float> {
         let n = max(count, 1)

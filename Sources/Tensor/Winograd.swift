@@ -41,8 +41,9 @@ final class WinogradConvolution: @unchecked Sendable {
         return false
     }
 
-    /// Bytes of transformed input (36 matrices) per chunk of tiles.
-    nonisolated(unsafe) static var chunkBytes = (ProcessInfo.processInfo.environment["VQRT_WINOGRAD_CHUNK_KB"].flatMap(Int.init) ?? 8192) << 10
+    /// Bytes of transformed input (36 matrices) per chunk of tiles: large enough for the batched matmul to run near
+    /// the GEMM peak, small enough for the products to stay in cache for the output transform.
+    static let chunkBytes = 8 << 20
 
     /// - Parameters:
     ///   - weight: PyTorch's `[out, in, 3, 3]` in C order; with `transformPerCall` it must stay unchanged for the
@@ -138,9 +139,11 @@ final class WinogradConvolution: @unchecked Sendable {
         let n = x.shape[0], h = x.shape[2], w = x.shape[3]
         let (oh, ow) = outputSize(h: h, w: w)
         let th = (oh + 3) / 4, tw = (ow + 3) / 4
-        let total = n * th * tw
+        let tilesPerImage = th * tw
         let inBlocks = inPadded / 16, outBlocks = outPadded / 16
-        let chunk = Swift.max(16, Swift.min(total, WinogradConvolution.chunkBytes / (36 * Swift.max(inPadded, outPadded) * 4)))
+        // Chunks never span two images: every image is cut into the same chunks, and so meets the same matrix
+        // products, whatever batch it comes in (results do not depend on the batch size).
+        let chunk = Swift.max(16, Swift.min(tilesPerImage, WinogradConvolution.chunkBytes / (36 * Swift.max(inPadded, outPadded) * 4)))
         let v = TensorStorage(uninitialized: 36 * chunk * inPadded)
         let m = TensorStorage(uninitialized: 36 * chunk * outPadded)
         let out = Tensor(uninitialized: [n, outChannels, oh, ow], layout: .nChw16c)
@@ -159,8 +162,9 @@ final class WinogradConvolution: @unchecked Sendable {
         let u = MatrixView(pointer: transformed.pointer, dims: [36, inPadded, outPadded],
                            strides: [inPadded * outPadded, outPadded, 1])
         defer { withExtendedLifetime(transformed) {} }   // u points into it
-        for start in stride(from: 0, to: total, by: chunk) {
-            let count = Swift.min(chunk, total - start)
+        for (image, first) in (0..<n).flatMap({ i in stride(from: 0, to: tilesPerImage, by: chunk).map { (i, $0) } }) {
+            let start = image * tilesPerImage + first
+            let count = Swift.min(chunk, tilesPerImage - first)
             parallelFor(count * inBlocks, grain: 8) { range in
                 for i in range {
                     self.transformInput(x, block: i % inBlocks, tile: start + i / inBlocks, geometry,

@@ -28,6 +28,12 @@ public final class Checkpoint {
     public internal(set) var warnings: [String] = []
     /// Globals the pickle named (classes, functions), in first-seen order.
     public internal(set) var globals: [PyGlobal] = []
+
+    /// The globals `torch.load(weights_only=True)` would refuse: what `torch.load(weights_only=False)` would import
+    /// and call when loading this file (vqrt never does). Sorted by name.
+    public var globalsOutsideWeightsOnly: [PyGlobal] {
+        globals.filter { !$0.isWeightsOnlyBuiltin && !TorchHooks.weightsOnlyAllowed($0) }.sorted { $0.description < $1.description }
+    }
     /// The zip archive prefix (`archive`, or the file's base name).
     public internal(set) var archivePrefix: String?
     public let fileSize: Int

@@ -104,41 +104,64 @@ public final class TensorRef: PyNative {
 
     /// The tensor's logical values, C order, little-endian, conj/neg resolved: what `sha256` hashes.
     public func logicalBytes() throws -> [UInt8] {
+        var out: [UInt8] = []
+        try forEachLogicalChunk { out.append(contentsOf: $0) }
+        return out
+    }
+
+    /// `logicalBytes()` handed to `body` in order, in pieces of at most `chunkBytes`: memory stays at one piece
+    /// whatever size a view expands to (a stride-0 view may stand for far more bytes than its storage holds; the
+    /// expanded size is still bounded by `maxExpandedBytes`, which bounds the time).
+    public func forEachLogicalChunk(chunkBytes: Int = 1 << 20, _ body: (UnsafeRawBufferPointer) -> Void) throws {
         let item = dtype.itemSize
-        if numel == 0 { return [] }
+        if numel == 0 { return }
         guard let storage else { throw CheckpointError.invalid("tensor has no data (meta tensor)") }
         let (total, o) = numel.multipliedReportingOverflow(by: item)
         guard !o, total <= max(storage.nbytes, TensorRef.maxExpandedBytes) else {
             throw CheckpointError.invalid("expanded tensor of \(numel) elements is too large to materialise")
         }
-        var out = [UInt8](repeating: 0, count: total)
+        let perChunk = max(1, chunkBytes / item)
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: min(numel, perChunk) * item, alignment: 16)
+        defer { chunk.deallocate() }
+        var filled = 0
+        func flush() {
+            let piece = UnsafeMutableRawBufferPointer(rebasing: chunk[0..<(filled * item)])
+            resolveByteOrderAndSigns(piece)
+            body(UnsafeRawBufferPointer(piece))
+            filled = 0
+        }
         try storage.withBytes { src in
             guard let base = src.baseAddress else { return }
-            out.withUnsafeMutableBytes { dst in
-                let d = dst.baseAddress!
-                if isContiguous {
-                    (d).copyMemory(from: base + storageOffset * item, byteCount: total)
-                } else {
-                    var i = 0
-                    forEachElementOffset { off in
-                        (d + i * item).copyMemory(from: base + off * item, byteCount: item)
-                        i += 1
-                    }
+            if isContiguous {
+                var done = 0
+                while done < numel {
+                    filled = min(perChunk, numel - done)
+                    chunk.baseAddress!.copyMemory(from: base + (storageOffset + done) * item, byteCount: filled * item)
+                    done += filled
+                    flush()
                 }
+            } else {
+                forEachElementOffset { off in
+                    (chunk.baseAddress! + filled * item).copyMemory(from: base + off * item, byteCount: item)
+                    filled += 1
+                    if filled == perChunk { flush() }
+                }
+                if filled > 0 { flush() }
             }
         }
+    }
+
+    /// Big-endian storages to little-endian, then the neg / conj views' sign flips, on whole elements.
+    private func resolveByteOrderAndSigns(_ p: UnsafeMutableRawBufferPointer) {
         let component = dtype.componentSize
-        if storage.bigEndian, component > 1 {
-            out.withUnsafeMutableBytes { p in
-                for start in stride(from: 0, to: total, by: component) {
-                    var lo = start, hi = start + component - 1
-                    while lo < hi { p.swapAt(lo, hi); lo += 1; hi -= 1 }
-                }
+        if storage?.bigEndian == true, component > 1 {
+            for start in stride(from: 0, to: p.count, by: component) {
+                var lo = start, hi = start + component - 1
+                while lo < hi { p.swapAt(lo, hi); lo += 1; hi -= 1 }
             }
         }
-        if neg { negate(&out, components: dtype.isComplex ? [0, 1] : [0]) }
-        if conj && dtype.isComplex { negate(&out, components: [1]) }
-        return out
+        if neg { negate(p, components: dtype.isComplex ? [0, 1] : [0]) }
+        if conj && dtype.isComplex { negate(p, components: [1]) }
     }
 
     private var isContiguous: Bool {
@@ -168,18 +191,16 @@ public final class TensorRef: PyNative {
     }
 
     /// Negates components (0 = real, 1 = imaginary) in place: sign-bit flip for floats, two's complement for ints.
-    private func negate(_ bytes: inout [UInt8], components: [Int]) {
+    private func negate(_ p: UnsafeMutableRawBufferPointer, components: [Int]) {
         let item = dtype.itemSize, comp = dtype.componentSize
-        bytes.withUnsafeMutableBytes { p in
-            for start in stride(from: 0, to: p.count, by: item) {
-                for c in components {
-                    let o = start + c * comp
-                    if dtype.isFloatingPoint || dtype.isComplex {
-                        p[o + comp - 1] ^= 0x80
-                    } else {
-                        var carry = 1
-                        for k in 0..<comp { let v = Int(~p[o + k]) + carry; p[o + k] = UInt8(v & 0xFF); carry = v >> 8 }
-                    }
+        for start in stride(from: 0, to: p.count, by: item) {
+            for c in components {
+                let o = start + c * comp
+                if dtype.isFloatingPoint || dtype.isComplex {
+                    p[o + comp - 1] ^= 0x80
+                } else {
+                    var carry = 1
+                    for k in 0..<comp { let v = Int(~p[o + k]) + carry; p[o + k] = UInt8(v & 0xFF); carry = v >> 8 }
                 }
             }
         }
@@ -244,6 +265,8 @@ public final class TensorRef: PyNative {
     /// Hex SHA-256 of `logicalBytes()` (contract C2); nil for meta tensors.
     public func sha256() throws -> String? {
         if storage == nil && numel > 0 { return nil }
-        return SHA256.hex(try logicalBytes())
+        var hasher = Hashing.SHA256Stream()
+        try forEachLogicalChunk { hasher.update($0) }
+        return hasher.hex()
     }
 }

@@ -1,16 +1,9 @@
-// `vqrt eval`: the whole evaluation in one streaming pass (cli.md): decode → preset → model → 8-bit reconstruction
-// → Inception on originals and reconstructions → mergeable accumulators; then `report.json`, `report.md` and a
-// picture. Memory stays bounded whatever the number of images. `--shard I/N` (or Slurm / Kubernetes array
-// variables) evaluates a deterministic contiguous slice and leaves a partial file for `vqrt merge`. A rerun with
-// the same arguments resumes from the partial file.
+// `vqrt eval` and `vqrt merge` (cli.md): the whole evaluation in one streaming pass, shardable and resumable, and
+// the merge of shard partial files into the report a single run gives (Pipeline/Evaluation).
 
 import ArgumentParser
 import Foundation
-import Imaging
-import Metrics
-import Models
-import NPY
-import Tensor
+import Pipeline
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,17 +11,16 @@ struct Eval: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
     @OptionGroup var inception: InceptionOptions
+    @OptionGroup var batch: BatchOptions
+    @OptionGroup var common: RunOptions
 
-    @Argument(help: "Image files or directories.")
+    @Argument(help: "Image files or directories (a directory: its image files, sorted by name). An unreadable image stops the run: leaving it out would change the scores.")
     var images: [String]
 
-    @Option(help: "Directory for report.json, report.md, the picture and partial files.")
+    @Option(help: "Directory for report.json, report.md, the picture and partial-I-of-N.npz state files.")
     var report: String
 
-    @Option(help: "Images per batch.")
-    var batchSize = 8
-
-    @Option(help: "Use only the first N images.")
+    @Option(help: "Use only the first N images (at least 2: r-FID needs a covariance).")
     var limit: Int?
 
     @Option(help: "Evaluate shard I of N (0-based), e.g. 3/16; default from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX.")
@@ -40,69 +32,62 @@ struct Eval: ParsableCommand {
     @Option(help: "Save the partial state every N batches (it is also saved at the end).")
     var saveEvery = 4
 
-    @Option(help: "Threads (default: all cores).")
-    var threads: Int?
+    @Flag(help: "Discard the state and report of another run in the report directory instead of refusing to continue.")
+    var restart = false
 
-    @Flag(help: "No progress output.")
-    var quiet = false
+    func validate() throws {
+        if let limit, limit < 2 { throw ValidationError("--limit must be at least 2 (r-FID needs a covariance), got \(limit)") }
+        guard saveEvery >= 1 else { throw ValidationError("--save-every must be at least 1, got \(saveEvery)") }
+        if let shardCount, shardCount < 1 { throw ValidationError("--shard-count must be at least 1, got \(shardCount)") }
+        _ = try Eval.shardAssignment(shard, shardCount: shardCount, environment: Knobs.environment)
+    }
 
     func run() throws {
-        try reportingErrors(file: nil) {
-            guard batchSize > 0, saveEvery > 0 else { throw ValidationError("--batch-size and --save-every must be positive") }
-            if let threads { Threading.setThreads(threads) }
-            var paths = try ImageInputs.expand(images)
-            if let limit { paths = Array(paths.prefix(max(0, limit))) }
-            let (index, count) = try Eval.shardAssignment(shard, shardCount: shardCount, environment: ProcessInfo.processInfo.environment)
-            let total = paths.count
-            let start = total * index / count, end = total * (index + 1) / count
-            try FileManager.default.createDirectory(atPath: report, withIntermediateDirectories: true)
-            let partialPath = (report as NSString).appendingPathComponent("partial-\(index)-of-\(count).npz")
-
-            let loaded = try reportingFile(model.checkpoint) { try model.load() }
-            let preset = try model.preset(for: loaded.model)
-            let inceptionNet = try inception.load(quiet: quiet)
-            let meta = EvalMeta(vqrtVersion: VQRT.configuration.version, checkpoint: absolute(model.checkpoint),
-                                checkpointBytes: loaded.checkpoint.fileSize, config: model.config.map(absolute),
-                                family: loaded.model.family.rawValue,
-                                preset: preset.tensorSize.map { "\(preset.name)@\($0.height)" } ?? preset.name,
-                                convAlgorithm: model.effectiveConvAlgorithm, precision: model.precision,
-                                modelSummary: loaded.model.summary.map { [$0.0, $0.1] },
-                                codebookSize: loaded.model.codebookSize, inception: absolute(inception.path),
-                                inceptionSHA256: try? InceptionWeights.sha256(path: inception.path),
-                                filesSHA256: SHA256Text.hex(paths.joined(separator: "\n")), total: total,
-                                shardIndex: index, shardCount: count, start: start, end: end)
-            var state = try EvalState(meta: meta, files: Array(paths[start..<end]))
-            if FileManager.default.fileExists(atPath: partialPath) {
-                let previous = try EvalState(path: partialPath)
-                if previous.meta.sameRun(as: meta), previous.meta.start == start, previous.meta.end == end {
-                    state = previous
-                    if !quiet && state.meta.processed > 0 { Console.info("resuming: \(state.meta.processed) of \(end - start) images already evaluated") }
-                } else if !quiet {
-                    Console.warning("\(partialPath) belongs to another run; starting afresh")
-                }
-            }
-            let progress = Progress(total: end - start, label: count > 1 ? "eval \(index)/\(count)" : "eval", quiet: quiet)
-            progress.advance(by: state.meta.processed)
-            var batches = 0
-            var cursor = start + state.meta.processed
-            while cursor < end {
-                let t0 = Clock.seconds()
-                let range = cursor..<min(cursor + batchSize, end)
-                try EvalStep.run(paths: Array(paths[range]), model: loaded.model, preset: preset, inception: inceptionNet,
-                                 threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, state: &state)
-                cursor = range.upperBound
-                state.meta.seconds += Clock.seconds() - t0
-                batches += 1
-                if batches % saveEvery == 0 || cursor == end { try state.write(to: partialPath) }
-                progress.advance(by: range.count)
-            }
-            if state.meta.processed == 0 { try state.write(to: partialPath) }
-            if count == 1 {
-                try EvalReport.write(state, to: report, quiet: quiet, model: loaded.model)
-            } else if !quiet {
-                Console.info("shard \(index)/\(count) done (\(end - start) images): \(partialPath)")
-                Console.info("when every shard is done: vqrt merge \(report)/partial-*-of-\(count).npz --report \(report)")
-            }
+        var images = try ImageList(self.images)
+        if let limit { images = images.prefix(limit) }
+        guard images.paths.count >= 2 else { throw PipelineError("r-FID needs at least 2 images, got \(images.paths.count)") }
+        let (index, count) = try Eval.shardAssignment(shard, shardCount: shardCount, environment: Knobs.environment)
+        guard images.paths.count >= count else {
+            throw PipelineError("\(images.paths.count) images cannot be split into \(count) shards")
+        }
+        var outputs = OutputGuard()
+        model.source.register(in: &outputs)
+        inception.source.register(in: &outputs)
+        outputs.inputs(images)
+        outputs.outputDirectory(report, "--report", files: EvalPlan.reportFiles + ["partial-\(index)-of-\(count).npz"])
+        try inception.requireFile()
+        try outputs.check()
+        common.apply()
+        let vq = try model.source.load()
+        try vq.checkMemory(batchSize: batch.batchSize)
+        let (network, check) = try inception.source.load(warn: Console.warn)
+        try outputs.prepare()
+        var plan = EvalPlan(images: images, reportDirectory: report, threads: common.threadCount)
+        plan.shardIndex = index
+        plan.shardCount = count
+        plan.batchSize = batch.batchSize
+        plan.saveEvery = saveEvery
+        plan.restart = restart
+        let identity = try EvalIdentity(vq: vq, inception: inception.source.path, images: images)
+        let evaluation = try Evaluation(plan: plan, vq: vq, inception: InceptionRunner(network), identity: identity,
+                                        version: VQRT.configuration.version, warn: Console.warn)
+        let m = evaluation.state.meta
+        if evaluation.resumedFrom > 0 && !common.quiet {
+            Console.info("resuming: \(evaluation.resumedFrom) of \(m.end - m.start) images already evaluated")
+        }
+        let progress = Progress(label: count > 1 ? "eval \(index)/\(count)" : "eval", quiet: common.quiet)
+        try evaluation.run(progress: progress.sink)
+        check.report()
+        if !common.quiet {
+            Console.info(String(format: "evaluated %d image(s) in this run (%.1f s)", progress.computed, progress.elapsed)
+                         + (evaluation.resumedFrom > 0 ? ", after resuming from \(evaluation.resumedFrom)" : ""))
+        }
+        if count == 1 {
+            let md = try EvalReport.write(evaluation.state, to: report, vq: vq, warn: Console.warn)
+            if !common.quiet { print(md) }
+        } else if !common.quiet {
+            Console.info("shard \(index)/\(count) done (\(m.end - m.start) images): \(plan.partialPath)")
+            Console.info("when every shard is done: vqrt merge \(report)/partial-*-of-\(count).npz --report \(report)")
         }
     }
 
@@ -113,8 +98,8 @@ struct Eval: ParsableCommand {
             return (i, n)
         }
         if let shard {
-            let parts = shard.split(separator: "/")
-            guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]) else { throw ValidationError("--shard expects I/N, e.g. 0/4") }
+            let parts = shard.split(separator: "/", omittingEmptySubsequences: false)
+            guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]) else { throw ValidationError("--shard expects I/N, e.g. 0/4, got '\(shard)'") }
             return try check(i, n, "--shard")
         }
         if let id = env["SLURM_ARRAY_TASK_ID"].flatMap(Int.init), let n = env["SLURM_ARRAY_TASK_COUNT"].flatMap(Int.init) {
@@ -131,82 +116,30 @@ struct Eval: ParsableCommand {
     }
 }
 
-/// One batch through the model and Inception, folded into the accumulators.
-enum EvalStep {
-    static func run(paths: [String], model: VQModel, preset: Preset, inception: InceptionV3, threads: Int, state: inout EvalState) throws {
-        let batch = BatchLoader.load(paths: paths, preset: preset, threads: threads, keepOriginals: true)
-        // Every image counts towards the scores: an unreadable one stops the run (as pytorch-fid does) rather
-        // than silently changing what is measured.
-        if let f = batch.failures.first { throw CLIError("\(f.error)") }
-        guard let originals = batch.originals else { throw CLIError("internal: originals missing") }
-        let n = batch.count
-        let x = try Tensor(shape: [n, 3, batch.height, batch.width], values: batch.tensor)
-        let (encoded, y) = try model.reconstruct(x)
-        let out = y.plain().toArray()
-        try state.mse.add(batch.tensor, out)
-        let h = y.shape[2], w = y.shape[3], plane = 3 * h * w
-        var recons: [RGBImage] = []
-        for k in 0..<n {
-            let r = try preset.pixels(chw: Array(out[(k * plane)..<((k + 1) * plane)]), width: w, height: h)
-            recons.append(r)
-            var one = PSNRStatistics()
-            try one.add(original: originals[k].pixels, reconstruction: r.pixels, images: 1)
-            state.perImagePSNR.append(one.result.meanPSNR ?? .infinity)
-            try state.psnr.add(original: originals[k].pixels, reconstruction: r.pixels, images: 1)
-        }
-        try state.usage.add(codes: encoded.codes.map(Int64.init), images: n)
-        state.meta.quantisationErrorSum += encoded.quantizationError.reduce(0.0) { $0 + Double($1) }
-        state.meta.quantisationErrorCount += encoded.quantizationError.count
-        // Inception sees the 8-bit images exactly as pytorch-fid would read them back from PNG files.
-        let inceptionPreset = Preset.inception()
-        func features(_ imgs: [RGBImage], logits: Bool) throws -> (Tensor, Tensor?) {
-            var values: [Float] = []
-            values.reserveCapacity(imgs.count * 3 * 299 * 299)
-            for img in imgs { values += try inceptionPreset.tensor(img) }
-            return try inception(try Tensor(shape: [imgs.count, 3, 299, 299], values: values), logits: logits)
-        }
-        let (po, _) = try features(originals, logits: false)
-        let (pr, lr) = try features(recons, logits: true)
-        try state.originals.add(po)
-        try state.reconstructions.add(pr)
-        if let lr { try state.inceptionScore.add(logits: lr) }
-        state.meta.processed += n
-    }
-}
-
 /// `vqrt merge PARTIAL... --report DIR`: combines shard partial files into the report a single run gives.
 struct Merge: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Merge eval shards (partial-*.npz) into one report.")
 
-    @Argument(help: "Partial files written by `vqrt eval --shard`.")
+    @Argument(help: "Partial files written by `vqrt eval --shard` (or by Slurm / Kubernetes array tasks).")
     var partials: [String]
 
     @Option(help: "Directory for report.json, report.md and the picture.")
     var report: String
 
-    @Flag(help: "No progress output.")
+    @Flag(help: "Do not print the report.")
     var quiet = false
 
     func run() throws {
-        try reportingErrors(file: nil) {
-            var states = try partials.map { p in try reportingFile(p) { try EvalState(path: p) } }
-            states.sort { $0.meta.start < $1.meta.start }
-            guard var merged = states.first else { throw CLIError("no partial files given") }
-            guard merged.meta.start == 0 else { throw CLIError("the first shard starts at image \(merged.meta.start), not 0") }
-            for s in states.dropFirst() { try merged.merge(s) }
-            for s in states where s.meta.processed != s.meta.end - s.meta.start {
-                throw CLIError("shard \(s.meta.shardIndex)/\(s.meta.shardCount) is unfinished (\(s.meta.processed) of \(s.meta.end - s.meta.start) images): rerun it")
-            }
-            guard merged.meta.end == merged.meta.total, merged.meta.processed == merged.meta.total else {
-                throw CLIError("the shards cover \(merged.meta.processed) of \(merged.meta.total) images")
-            }
-            merged.meta.shardCount = states.count
-            try FileManager.default.createDirectory(atPath: report, withIntermediateDirectories: true)
-            try EvalReport.write(merged, to: report, quiet: quiet)
+        var outputs = OutputGuard()
+        for p in partials {
+            try FileSystem.requireReadableFile(p)
+            outputs.input(p, "a partial file")
         }
+        outputs.outputDirectory(report, "--report", files: EvalPlan.reportFiles)
+        try outputs.check()
+        let merged = try EvalMerge.merge(partials)
+        try outputs.prepare()
+        let md = try EvalReport.write(merged, to: report, vq: nil, warn: Console.warn)
+        if !quiet { print(md) }
     }
-}
-
-func absolute(_ path: String) -> String {
-    path.hasPrefix("/") ? path : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path)
 }

@@ -2,6 +2,8 @@
 
 import ArgumentParser
 import Foundation
+import Models
+import Pipeline
 import PickleVM
 import TorchFormats
 
@@ -28,30 +30,37 @@ struct Inspect: ParsableCommand {
     var readWeights = false
 
     func run() throws {
-        try reportingErrors(file: checkpoint) {
-            var options = LoadOptions()
-            options.strict = strict
-            options.verifyCRC = verifyCRC
-            let started = Clock.seconds()
-            let ckpt = try Checkpoint.open(path: checkpoint, options: options)
-            var report = try InspectReport(ckpt, withTensors: tensors, hashes: json && tensors)
-            if readWeights {
-                // Every model weight read as float32 (zero-copy views of mapped records where possible).
-                let sd = try ckpt.stateDict()
-                var checksum = 0.0
-                var bytes = 0
-                for name in sd.names {
-                    guard let t = sd[name], t.hasData, !t.dtype.isComplex else { continue }
-                    checksum += try t.withFloats { p in p.reduce(0.0) { $0 + Double($1) } }
-                    bytes += t.numel * 4
-                }
-                let seconds = Clock.seconds() - started
-                report.add("read_weights", .object([("seconds", .double(seconds)), ("float32_bytes", .int(Int64(bytes))),
-                                                    ("checksum", .double(checksum))]),
-                           line: "read \(sd.count) weights (\(bytes) bytes as float32) in \(String(format: "%.3f", seconds)) s, checksum \(checksum)")
-            }
-            print(json ? report.json.render() : report.text)
+        try FileSystem.requireReadableFile(checkpoint)
+        var options = LoadOptions()
+        options.strict = strict
+        options.verifyCRC = verifyCRC
+        let started = Clock.seconds()
+        let ckpt = try naming(checkpoint) { try Checkpoint.open(path: checkpoint, options: options) }
+        var report = try naming(checkpoint) { try InspectReport(ckpt, withTensors: tensors, hashes: json && tensors) }
+        for w in ckpt.warnings { Console.warning("\(checkpoint): \(w)") }
+        let unsafe = ckpt.globalsOutsideWeightsOnly
+        if !unsafe.isEmpty {
+            let dangerous = unsafe.filter(\.isKnownCodeExecution)
+            Console.warning("\(checkpoint): torch.load(weights_only=False) would import and run \(unsafe.map(\.description).joined(separator: ", "))"
+                            + (dangerous.isEmpty ? "" : " (\(dangerous.map(\.description).joined(separator: ", ")) can execute code)")
+                            + "; vqrt never does, and torch.load(weights_only=True) refuses this file")
         }
+        if readWeights {
+            // Every model weight read as float32 (zero-copy views of mapped records where possible).
+            let sd = try naming(checkpoint) { try ckpt.stateDict() }
+            var checksum = 0.0
+            var bytes = 0
+            for name in sd.names {
+                guard let t = sd[name], t.hasData, !t.dtype.isComplex else { continue }
+                checksum += try naming(checkpoint) { try t.withFloats { p in p.reduce(0.0) { $0 + Double($1) } } }
+                bytes += t.numel * 4
+            }
+            let seconds = Clock.seconds() - started
+            report.add("read_weights", .object([("seconds", .double(seconds)), ("float32_bytes", .int(Int64(bytes))),
+                                                ("checksum", .double(checksum))]),
+                       line: "read \(sd.count) weights (\(bytes) bytes as float32) in \(String(format: "%.3f", seconds)) s, checksum \(checksum)")
+        }
+        print(json ? report.json.render() : report.text)
     }
 }
 
@@ -76,11 +85,18 @@ struct InspectReport {
         var ignored: [String] = []
         var sd: StateDict?
         do { sd = try ckpt.stateDict() } catch { ignored.append("no model state dict: \(error)") }
-        let guess = sd.flatMap { FamilyGuess.detect($0, checkpoint: ckpt) }
-        items.append(("family", guess.map { .string($0.family.rawValue) } ?? .null))
-        items.append(("config", .object(guess?.config ?? [])))
-        lines.append("family: \(guess?.family.rawValue ?? "unknown")")
-        if let guess { lines.append("config: " + guess.config.map { "\($0.0)=\($0.1.render())" }.joined(separator: ", ")) }
+        // The same derivation the loader builds from (Models/Common/ModelFamilies.swift).
+        let family = sd.flatMap { ModelFamily.detect($0) }
+        var hyperparameters: [(String, JSONValue)] = []
+        if let sd, family != nil {
+            do { hyperparameters = try ModelConfiguration.derive(sd, checkpoint: ckpt).hyperparameters } catch {
+                ignored.append("the \(family!.rawValue) configuration cannot be derived: \(error)")
+            }
+        }
+        items.append(("family", family.map { .string($0.rawValue) } ?? .null))
+        items.append(("config", .object(hyperparameters)))
+        lines.append("family: \(family?.rawValue ?? "unknown")")
+        if !hyperparameters.isEmpty { lines.append("config: " + hyperparameters.map { "\($0.0)=\($0.1.render())" }.joined(separator: ", ")) }
         if let sd {
             items.append(("parameters", .int(Int64(sd.parameterCount))))
             let dtypes = sd.dtypeCounts()
@@ -103,10 +119,12 @@ struct InspectReport {
         let classes = ckpt.globals.map(\.description).sorted()
         items.append(("classes", .array(classes.map { .string($0) })))
         if !classes.isEmpty { lines.append("classes named (never executed): " + classes.joined(separator: ", ")) }
+        let unsafe = ckpt.globalsOutsideWeightsOnly.map(\.description)
+        items.append(("unsafe_globals", .array(unsafe.map { .string($0) })))
+        if !unsafe.isEmpty { lines.append("outside the weights_only allowlist: " + unsafe.joined(separator: ", ")) }
         items.append(("ignored", .array(ignored.map { .string($0) })))
         for i in ignored { lines.append("ignored: \(i)") }
         items.append(("warnings", .array(ckpt.warnings.map { .string($0) })))
-        for w in ckpt.warnings { lines.append("warning: \(w)") }
         if withTensors {
             var list: [JSONValue] = []
             for (name, t) in ckpt.allTensors() {
@@ -120,27 +138,5 @@ struct InspectReport {
         }
         json = .object(items)
         text = lines.joined(separator: "\n")
-    }
-}
-
-extension Int {
-    /// 12345678 -> "12,345,678"
-    var formatted: String {
-        let s = String(self)
-        var out = ""
-        for (i, ch) in s.reversed().enumerated() {
-            if i > 0, i % 3 == 0, ch != "-" { out.append(",") }
-            out.append(ch)
-        }
-        return String(out.reversed())
-    }
-}
-
-enum Clock {
-    /// Monotonic seconds.
-    static func seconds() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 }

@@ -3,20 +3,19 @@
 import ArgumentParser
 import Foundation
 import Imaging
-import Models
-import NPY
-import Tensor
+import Pipeline
 
 struct Reconstruct: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Reconstruct images through the model and write 8-bit PNGs.")
 
     @OptionGroup var model: ModelOptions
-    @OptionGroup var options: RunOptions
+    @OptionGroup var batch: BatchOptions
+    @OptionGroup var common: RunOptions
 
-    @Argument(help: "Image files or directories.")
+    @Argument(help: "Image files or directories (a directory: its image files, sorted by name). An image that cannot be read is skipped with a warning.")
     var images: [String]
 
-    @Option(help: "Directory for the reconstructions.")
+    @Option(help: "Directory for the reconstructions (input base names, .png).")
     var output: String
 
     @Option(help: "Also write the preprocessed inputs as 8-bit PNGs here (the r-FID reference set).")
@@ -29,54 +28,48 @@ struct Reconstruct: ParsableCommand {
     var keepDirs = false
 
     func run() throws {
-        try reportingErrors(file: nil) {
-            try options.apply()
-            let paths = try ImageInputs.expand(images)
-            let names = try ImageInputs.outputNames(paths, roots: images, keepDirs: keepDirs)
-            let loaded = try reportingFile(model.checkpoint) { try model.load() }
-            let preset = try model.preset(for: loaded.model)
-            for dir in [output] + (originals.map { [$0] } ?? []) {
-                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            }
-            let progress = Progress(total: paths.count, label: "reconstruct", quiet: options.quiet)
-            let rawOutput = StreamedArray(raw)
-            var skipped = 0, written = 0
-            for start in stride(from: 0, to: paths.count, by: options.batchSize) {
-                let range = start..<min(start + options.batchSize, paths.count)
-                let batch = BatchLoader.load(paths: Array(paths[range]), preset: preset, threads: options.workerThreads,
-                                             keepOriginals: originals != nil)
-                for f in batch.failures { Console.warning("\(f.path): \(f.error) (skipped)"); skipped += 1 }
-                if batch.count > 0 {
-                    let x = try Tensor(shape: [batch.count, 3, batch.height, batch.width], values: batch.tensor)
-                    let (_, y) = try loaded.model.reconstruct(x)
-                    let out = y.plain().toArray()
-                    let h = y.shape[2], w = y.shape[3], plane = 3 * h * w
-                    for (k, index) in batch.indices.enumerated() {
-                        let name = names[range.lowerBound + index]
-                        let img = try preset.pixels(chw: Array(out[(k * plane)..<((k + 1) * plane)]), width: w, height: h)
-                        try writePNG(img, (output as NSString).appendingPathComponent(name))
-                        if let originals, let o = batch.originals?[k] { try writePNG(o, (originals as NSString).appendingPathComponent(name)) }
-                        written += 1
+        let images = try ImageList(self.images)
+        let names = try images.outputNames(keepDirectories: keepDirs)
+        var outputs = OutputGuard()
+        model.source.register(in: &outputs)
+        outputs.inputs(images)
+        outputs.outputDirectory(output, "--output", files: names)
+        if let originals { outputs.outputDirectory(originals, "--originals", files: names) }
+        if let raw { outputs.output(raw, "--raw") }
+        try outputs.check()
+        common.apply()
+        let vq = try model.source.load()
+        try vq.checkMemory(batchSize: batch.batchSize)
+        try outputs.prepare()
+        let runner = VQRunner(vq)
+        let reader = BatchReader(paths: images.paths, preset: vq.preset, batchSize: batch.batchSize, policy: .skip,
+                                 keepOriginals: originals != nil, threads: common.threadCount, warn: Console.warn)
+        let progress = Progress(label: "reconstruct", quiet: common.quiet)
+        let rawOutput = StreamedArray(raw)
+        var written = 0
+        while let b = try reader.next() {
+            if b.count > 0 {
+                let (_, y) = try runner.reconstruct(b.batch)
+                for (k, position) in b.positions.enumerated() {
+                    let path = (output as NSString).appendingPathComponent(names[position])
+                    try naming(path) { try ImageEncoder.writePNG(try y.image(k, preset: vq.preset), to: path) }
+                    if let originals, let o = b.batch.originals?[k] {
+                        let path = (originals as NSString).appendingPathComponent(names[position])
+                        try naming(path) { try ImageEncoder.writePNG(o, to: path) }
                     }
-                    try rawOutput.append(out, shape: [batch.count, 3, h, w])
+                    written += 1
                 }
-                progress.advance(by: range.count)
+                try rawOutput.append(y.raw, shape: y.shape)
             }
-            try rawOutput.finish()
-            if !options.quiet {
-                Console.info(String(format: "reconstructed %d image(s) into %@%@ in %.2f s (%.2f img/s)", written, output,
-                                    skipped > 0 ? " (\(skipped) skipped)" : "", progress.elapsed, Double(written) / max(progress.elapsed, 1e-9)))
-            }
-            if written == 0 { throw CLIError("no image could be reconstructed") }
+            progress.update(b.inputRange.upperBound, images.paths.count)
+        }
+        try rawOutput.finish()
+        let skipped = images.paths.count - written
+        if skipped > 0 { Console.warning("\(skipped) of \(images.paths.count) images could not be read and were skipped") }
+        if written == 0 { throw PipelineError("no image could be reconstructed") }
+        if !common.quiet {
+            Console.info(String(format: "reconstructed %d image(s) into %@ in %.2f s (%.2f img/s)", written, output,
+                                progress.elapsed, Double(written) / max(progress.elapsed, 1e-9)))
         }
     }
-}
-
-func writePNG(_ image: RGBImage, _ path: String) throws {
-    try ImageEncoder.writePNG(image, to: path)
-}
-
-/// Prefixes errors from `body` with the file they concern.
-func reportingFile<T>(_ file: String, _ body: () throws -> T) throws -> T {
-    do { return try body() } catch { throw CLIError("\((file as NSString).lastPathComponent): \(error)") }
 }

@@ -1,7 +1,8 @@
 // vqrt: run and measure vector-quantised image tokenizers from PyTorch checkpoints, without Python.
-// The command line only parses, wires and reports (see ../shared/spec/cli.md for the contract).
+// The command line parses, validates, wires the Pipeline and prints (../shared/spec/cli.md is the contract).
 
 import ArgumentParser
+import Foundation
 import Tensor
 
 @main
@@ -9,19 +10,35 @@ struct VQRT: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vqrt",
         abstract: "Run VQ image tokenizers (rotation-trick VQ-VAE, LDM VQGAN, ViT-VQGAN) from PyTorch checkpoints.",
-        version: "0.1.0",
-        subcommands: [Inspect.self, Encode.self, Decode.self, Reconstruct.self, Features.self, FIDStats.self, FID.self, IS.self, Eval.self, Merge.self, Demo.self, Bench.self])
+        version: "0.2.0",
+        subcommands: [Inspect.self, Encode.self, Decode.self, Reconstruct.self, Features.self, FIDStats.self, FID.self,
+                      IS.self, Eval.self, Merge.self, Demo.self, Bench.self])
 
-    /// Idle OpenMP threads spin for milliseconds after each oneDNN call and steal the cores from the next kernel;
-    /// libgomp reads its wait policy only at process start, so vqrt restarts itself once with a passive policy
-    /// (unless the user chose one). Measured 1.5-2x on a busy 2-core machine (Tensor/Parallel.swift).
+    /// Parses, runs, and turns every failure into one `error:` line on stderr (argument errors included) and a
+    /// non-zero exit status. Help and version requests print as usual.
     static func main() {
+        // Idle OpenMP threads spin after each oneDNN call and steal the cores from the next kernel; libgomp reads its
+        // wait policy only at process start, so vqrt restarts itself once with a passive policy (unless the user
+        // chose one). `vqrt fid A.npz B.npz` runs no OpenMP code and skips the restart.
         if !comparesStatisticsFilesOnly() { Threading.reexecWithPassiveOpenMPIfNeeded() }
-        main(nil)
+        Knobs.apply()
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let code as ExitCode {
+            Foundation.exit(code.rawValue)
+        } catch {
+            let exitCode = self.exitCode(for: error)
+            if exitCode == .success {   // --help, --version
+                exit(withError: error)
+            }
+            let text = message(for: error).split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty }.joined(separator: "; ")
+            Console.error(text.isEmpty ? "\(error)" : text)
+            Foundation.exit(exitCode.rawValue == 0 ? 1 : exitCode.rawValue)
+        }
     }
 
-    /// `vqrt fid A.npz B.npz` runs no OpenMP code (no Inception, only OpenBLAS), so it skips the restart (~20 ms
-    /// of a ~1 s command). Anything that does not parse as exactly that restarts as usual.
     static func comparesStatisticsFilesOnly() -> Bool {
         let args = CommandLine.arguments
         guard args.count > 3, args[1] == "fid", let fid = try? FID.parse(Array(args.dropFirst(2))) else { return false }

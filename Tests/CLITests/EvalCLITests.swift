@@ -1,107 +1,152 @@
-// `vqrt eval` and `vqrt merge`: a single run, the same run in three shards assigned by --shard, Slurm and Kubernetes
-// variables then merged, and a run killed with SIGKILL then resumed: all three reports must agree.
+// `vqrt eval` and `vqrt merge`: a single run; the same images in three uneven shards (assigned by --shard, Slurm
+// and Kubernetes variables, with shard boundaries inside batches) merged; a run killed with SIGKILL after saving
+// part of its work and resumed: all give the single run's report (float64 accumulators within 1e-9, per-image
+// values bitwise). A report directory holding another run's state is refused; an unreadable image stops the run.
 // Inception weights are synthetic (inception-fixture v1) written as a safetensors file at test time.
 
 import Foundation
 import Models
 import NN
+import Pipeline
 import XCTest
 
 final class EvalCLITests: XCTestCase {
-    static var weights: String = {
-        let path = NSTemporaryDirectory() + "vqrt-test-inception-\(getpid()).safetensors"
-        try! writeSafetensors(InceptionWeights.synthetic(seed: 1), layout: InceptionWeights.stateDictLayout, to: path)
-        return path
-    }()
-
     var tmp: URL!
-    override func setUpWithError() throws {
-        tmp = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("vqrt-eval-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
-    }
+    override func setUpWithError() throws { tmp = try CLI.temporaryDirectory("eval") }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: tmp) }
 
-    var images: [String] {
-        let dir = CLI.fixture("imaging/decode")
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-        return names.filter { ($0.hasSuffix(".png") || $0.hasSuffix(".jpg")) && !$0.hasPrefix("bad_") }.sorted().prefix(12)
-            .map { (dir as NSString).appendingPathComponent($0) }
-    }
+    /// 11 images: three shards of 3, 4 and 4, none a whole number of batches of 2.
+    let images = Array(CLI.goodImages.prefix(11))
     var model: [String] {
         ["--checkpoint", CLI.fixture("models/ldm-small/model.ckpt"), "--config", CLI.fixture("models/ldm-small/config.yaml"),
-         "--inception", Self.weights, "--batch-size", "4", "--quiet"]
+         "--inception", CLI.inceptionWeights(), "--batch-size", "2"]
     }
 
     func report(_ dir: URL) throws -> [String: Any] {
         try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("report.json"))) as? [String: Any])
     }
 
-    func assertSameScores(_ a: [String: Any], _ b: [String: Any], _ label: String) {
+    static let scores = [["r_fid"], ["r_is", "mean"], ["r_is", "std"], ["psnr_db", "mean"], ["psnr_db", "pooled"], ["mse_model_space"],
+                         ["codebook_usage", "usage"], ["codebook_usage", "perplexity"], ["quantisation_error"], ["images"]]
+
+    /// Every score equal to 1e-9 relative (float64 accumulators merged in another order), the run's identity equal.
+    func assertSameScores(_ a: [String: Any], _ b: [String: Any], _ label: String, file: StaticString = #filePath, line: UInt = #line) {
         func d(_ r: [String: Any], _ path: [String]) -> Double? {
             var cur: Any? = r
             for p in path { cur = (cur as? [String: Any])?[p] }
             return (cur as? NSNumber)?.doubleValue
         }
-        for path in [["r_fid"], ["r_is", "mean"], ["r_is", "std"], ["psnr_db", "mean"], ["mse_model_space"],
-                     ["codebook_usage", "usage"], ["codebook_usage", "perplexity"], ["quantisation_error"], ["images"]] {
-            let x = d(a, path), y = d(b, path)
-            XCTAssertNotNil(x, "\(label): \(path) missing")
-            if let x, let y {
-                // Shards change batch composition, and with it the float rounding inside the model and Inception
-                // (~1e-8 relative seen on quantisation error); merging itself (Chan's update) adds ~1e-12.
-                XCTAssertEqual(x, y, accuracy: 1e-6 * max(1, abs(x)), "\(label): \(path.joined(separator: "."))")
-            } else {
-                XCTFail("\(label): \(path) missing in one report")
-            }
+        for path in Self.scores {
+            guard let x = d(a, path), let y = d(b, path) else { XCTFail("\(label): \(path) missing", file: file, line: line); continue }
+            XCTAssertEqual(x, y, accuracy: 1e-9 * max(1, abs(x)), "\(label): \(path.joined(separator: "."))", file: file, line: line)
         }
+        XCTAssertEqual(a["run_id"] as? String, b["run_id"] as? String, label, file: file, line: line)
     }
 
-    func testShardedAndResumedRunsGiveTheSingleRunReport() throws {
-        XCTAssertEqual(images.count, 12)
+    /// The per-image PSNRs of the partial files in `dir`, in image order.
+    func perImagePSNR(_ paths: [String]) throws -> [Double] {
+        try paths.map { try EvalState(path: $0) }.sorted { $0.meta.start < $1.meta.start }.flatMap(\.perImagePSNR)
+    }
+
+    func testShardedRunsMergeIntoTheSingleRunsReport() throws {
+        XCTAssertEqual(images.count, 11)
         let single = tmp.appendingPathComponent("single")
-        var r = try CLI.run(["eval"] + model + images + ["--report", single.path])
+        var r = try CLI.run(["eval"] + model + images + ["--report", single.path, "--quiet"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let base = try report(single)
         XCTAssertEqual((base["images"] as? NSNumber)?.intValue, images.count)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: single.appendingPathComponent("report.md").path))
-        XCTAssertTrue(FileManager.default.fileExists(atPath: single.appendingPathComponent("worst_best_random.png").path))
+        for f in ["report.md", "worst_best_random.png", "partial-0-of-1.npz"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: single.appendingPathComponent(f).path), f)
+        }
         XCTAssertTrue(((base["r_fid"] as? NSNumber)?.doubleValue ?? -1) > 0)
+        XCTAssertTrue(try String(contentsOf: single.appendingPathComponent("report.md"), encoding: .utf8).contains("lowest PSNR"))
 
-        // Three shards: by flag, by Slurm array variables, by a Kubernetes indexed job.
+        // Three shards (3, 4, 4 images): by flag, by Slurm array variables, by a Kubernetes indexed job.
         let sharded = tmp.appendingPathComponent("sharded")
-        r = try CLI.run(["eval"] + model + images + ["--report", sharded.path, "--shard", "0/3"])
+        r = try CLI.run(["eval"] + model + images + ["--report", sharded.path, "--shard", "0/3", "--quiet"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        r = try CLI.run(["eval"] + model + images + ["--report", sharded.path],
+        r = try CLI.run(["eval"] + model + images + ["--report", sharded.path, "--quiet"],
                         environment: ["SLURM_ARRAY_TASK_ID": "2", "SLURM_ARRAY_TASK_COUNT": "3", "SLURM_ARRAY_TASK_MIN": "1"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        r = try CLI.run(["eval"] + model + images + ["--report", sharded.path, "--shard-count", "3"], environment: ["JOB_COMPLETION_INDEX": "2"])
+        r = try CLI.run(["eval"] + model + images + ["--report", sharded.path, "--shard-count", "3", "--quiet"],
+                        environment: ["JOB_COMPLETION_INDEX": "2"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let parts = (0..<3).map { sharded.appendingPathComponent("partial-\($0)-of-3.npz").path }
+        XCTAssertEqual(try parts.map { try EvalState.meta(at: $0).processed }, [3, 4, 4])
         r = try CLI.run(["merge"] + parts + ["--report", sharded.path, "--quiet"])
         XCTAssertEqual(r.status, 0, r.stderr)
         assertSameScores(base, try report(sharded), "merged shards")
+        // Per-image results are the same bits whatever shard and batch an image fell in.
+        XCTAssertEqual(try perImagePSNR(parts), try perImagePSNR([single.appendingPathComponent("partial-0-of-1.npz").path]))
         // A missing shard is refused.
-        r = try CLI.run(["merge", parts[0], parts[2], "--report", tmp.appendingPathComponent("bad").path])
-        XCTAssertNotEqual(r.status, 0)
-        XCTAssertTrue(r.stderr.hasPrefix("error: "), r.stderr)
+        XCTAssertOneErrorLine(try CLI.run(["merge", parts[0], parts[2], "--report", tmp.appendingPathComponent("bad").path]), "missing")
+    }
 
-        // Kill -9 after the first saved batch, then resume with the same arguments.
+    func testAKilledRunResumesWhereItsLastSaveLeftOff() throws {
+        let single = tmp.appendingPathComponent("single")
+        var r = try CLI.run(["eval"] + model + images + ["--report", single.path, "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+
+        // Kill -9 once the first batch is saved (one image per batch, one thread: slow enough to be caught mid-run).
         let resumed = tmp.appendingPathComponent("resumed")
         let p = Process()
         p.executableURL = CLI.binary
-        p.arguments = ["eval"] + model + images + ["--report", resumed.path, "--save-every", "1"]
+        p.arguments = ["eval"] + model + images + ["--report", resumed.path, "--save-every", "1", "--batch-size", "1", "--threads", "1", "--quiet"]
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
         let partial = resumed.appendingPathComponent("partial-0-of-1.npz").path
-        let deadline = Date().addingTimeInterval(120)
-        while !FileManager.default.fileExists(atPath: partial) && Date() < deadline && p.isRunning { usleep(20_000) }
+        while !FileManager.default.fileExists(atPath: partial) && p.isRunning { usleep(5_000) }
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
-        XCTAssertTrue(FileManager.default.fileExists(atPath: partial), "no partial state was saved before the kill")
+        XCTAssertEqual(p.terminationReason, .uncaughtSignal, "the run finished before it could be killed")
+        let saved = try EvalState.meta(at: partial).processed
+        XCTAssertGreaterThan(saved, 0)
+        XCTAssertLessThan(saved, images.count, "the killed run had already evaluated everything")
+        // A temporary file a killed save could leave behind is removed on resume.
+        let leftover = resumed.appendingPathComponent(".partial-0-of-1.npz.tmp-99999-1").path
+        try Data("half a save".utf8).write(to: URL(fileURLWithPath: leftover))
+
         r = try CLI.run(["eval"] + model + images + ["--report", resumed.path])
         XCTAssertEqual(r.status, 0, r.stderr)
-        assertSameScores(base, try report(resumed), "killed and resumed")
+        XCTAssertTrue(r.stderr.contains("resuming: \(saved) of \(images.count) images already evaluated"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("evaluated \(images.count - saved) image(s) in this run"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: leftover))
+        assertSameScores(try report(single), try report(resumed), "killed and resumed")
+        XCTAssertEqual(try perImagePSNR([partial]), try perImagePSNR([single.appendingPathComponent("partial-0-of-1.npz").path]))
+
+        // The same arguments on a finished run compute nothing more.
+        r = try CLI.run(["eval"] + model + images + ["--report", resumed.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("evaluated 0 image(s) in this run"), r.stderr)
+    }
+
+    func testAnotherRunsStateIsRefusedUnlessRestarted() throws {
+        let dir = tmp.appendingPathComponent("run")
+        let few = Array(images.prefix(4))
+        var r = try CLI.run(["eval"] + model + few + ["--report", dir.path, "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let before = try CLI.contents(of: dir)
+        // One option that changes results, another image list, a shard split of the same run: each refused, the
+        // finished state untouched.
+        XCTAssertOneErrorLine(try CLI.run(["eval"] + model + few + ["--report", dir.path, "--conv-algorithm", "direct"]),
+                              "holds the state of another run", "--conv-algorithm winograd there, direct here", "--restart")
+        XCTAssertOneErrorLine(try CLI.run(["eval"] + model + Array(images.prefix(5)) + ["--report", dir.path]), "a list of 4 images there, another of 5 here")
+        XCTAssertOneErrorLine(try CLI.run(["eval"] + model + few + ["--report", dir.path, "--shard", "0/2"]), "split into 1 shard(s)")
+        XCTAssertEqual(try CLI.contents(of: dir), before)
+        // --restart discards it on purpose.
+        r = try CLI.run(["eval"] + model + few + ["--report", dir.path, "--conv-algorithm", "direct", "--restart", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(((try report(dir))["model"] as? [String: Any])?["conv_algorithm"] as? String, "direct")
+    }
+
+    func testAnUnreadableImageStopsTheEvaluation() throws {
+        let dir = tmp.appendingPathComponent("bad")
+        XCTAssertOneErrorLine(try CLI.run(["eval"] + model + [images[0], CLI.fixture("imaging/decode/bad_truncated.png"), images[1]]
+                                          + ["--report", dir.path, "--quiet"]), "bad_truncated.png")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("report.json").path))
+        // Checks made before any compute: too few images for a covariance.
+        XCTAssertOneErrorLine(try CLI.run(["eval"] + model + images + ["--report", dir.path, "--limit", "1"]), "--limit must be at least 2")
     }
 }
 

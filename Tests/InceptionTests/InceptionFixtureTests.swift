@@ -88,7 +88,9 @@ final class InceptionFixtureTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("fc.bias"), "\($0)")
         }
         // num_batches_tracked buffers are welcome either way.
-        let withCounters = source(adding: InceptionWeights.convolutions.map { ($0.prefix + ".bn.num_batches_tracked", []) })
+        let batchNorms = InceptionWeights.stateDictLayout.map(\.name).filter { $0.hasSuffix(".bn.running_var") }
+        XCTAssertEqual(batchNorms.count, 94)
+        let withCounters = source(adding: batchNorms.map { ($0.replacingOccurrences(of: ".running_var", with: ".num_batches_tracked"), []) })
         XCTAssertNoThrow(try InceptionWeights.build(from: withCounters))
     }
 

@@ -48,14 +48,16 @@ final class ConformanceTests: XCTestCase {
     /// Runs `body` once per convolution algorithm (models are built inside, so their kernels take it); both must
     /// meet the same tolerances.
     func withEachAlgorithm(_ body: () throws -> Void) rethrows {
-        let saved = ConvolutionKernel.defaultAlgorithm
-        defer { ConvolutionKernel.defaultAlgorithm = saved }
+        defer { execution = .default }
         for algorithm in ConvolutionKernel.Algorithm.allCases {
-            ConvolutionKernel.defaultAlgorithm = algorithm
+            execution = ExecutionConfig(convolutionAlgorithm: algorithm)
             print("convolution algorithm: \(algorithm.rawValue)")
             try body()
         }
     }
+
+    /// The settings the models of `check` are built with.
+    var execution = ExecutionConfig.default
 
     // MARK: -
 
@@ -132,7 +134,8 @@ final class ConformanceTests: XCTestCase {
         if let file = spec["weights"] as? String {
             let yaml = dir.appendingPathComponent("config.yaml").path
             let loaded = try ModelLoader.load(path: dir.appendingPathComponent(file).path,
-                                              configPath: FileManager.default.fileExists(atPath: yaml) ? yaml : nil)
+                                              configPath: FileManager.default.fileExists(atPath: yaml) ? yaml : nil,
+                                              execution: execution)
             XCTAssertEqual(loaded.model.family.rawValue, spec["family"] as? String)
             return loaded.model
         }
@@ -143,7 +146,7 @@ final class ConformanceTests: XCTestCase {
             overrides[k] = (v["shape"] as? [Int] ?? [values.count], values)
         }
         let source = GeneratedWeightSource(seed: UInt64(try XCTUnwrap(gen["seed"] as? Int)), overrides: overrides)
-        let w = WeightLoader(source).root
+        let w = WeightLoader(source, execution: execution).root
         let config = try XCTUnwrap(spec["config"] as? [String: Any])
         switch spec["family"] as? String {
         case "ldm-vqgan":

@@ -20,7 +20,9 @@ final class BlockFixtureTests: XCTestCase {
             let tensors = (w["tensors"] as? [[Any]] ?? []).map { ($0[0] as? String ?? "", $0[1] as? [Int] ?? []) }
             let source = DeterministicWeightSource(seed: UInt64(w["seed"] as? Int ?? 0),
                                                    tensors: tensors.map { (name: $0.0, shape: $0.1) })
-            let loader = WeightLoader(source)
+            // PyTorch's own arithmetic (direct convolutions, upsampling as written); the fused upsample is checked
+            // against the same fixtures below.
+            let loader = WeightLoader(source, execution: .reference)
             let x = try c.input("x")
             return Built(c: c, weights: loader.root.scope(w["prefix"] as? String ?? ""), loader: loader,
                          x: try Tensor(shape: x.shape, values: x.values))
@@ -79,7 +81,9 @@ final class BlockFixtureTests: XCTestCase {
         }
         for b in try cases("upsample") {
             for fused in [true, false] {
-                let block = try Upsample(b.weights, channels: b.c.params["channels"] as? Int ?? 0, fused: fused)
+                var execution = ExecutionConfig.reference
+                execution.fusesUpsampling = fused
+                let block = try Upsample(b.weights.with(execution: execution), channels: b.c.params["channels"] as? Int ?? 0)
                 for layout in [TensorLayout.plain, .nChw16c] {
                     let y = try block(try b.x.to(layout))
                     try b.c.check(y.toArray(), shape: y.shape, label: "\(fused ? "fused" : "literal") \(layout)")
@@ -99,9 +103,9 @@ final class BlockFixtureTests: XCTestCase {
         }
         for b in try cases("decoder") {
             for fused in [true, false] {
-                Upsample.fuseByDefault = fused
-                defer { Upsample.fuseByDefault = true }
-                let dec = try Decoder(b.weights, config: config(b.c.params))
+                var execution = ExecutionConfig.reference
+                execution.fusesUpsampling = fused
+                let dec = try Decoder(b.weights.with(execution: execution), config: config(b.c.params))
                 let y = try dec(b.x)
                 try b.c.check(y.toArray(), shape: y.shape, label: fused ? "fused upsample" : "literal upsample")
             }

@@ -2,36 +2,47 @@ import Foundation
 import Tensor
 import XCTest
 
-/// Attention of large batches runs image by image (to keep the scores in cache); the result must not change.
+/// Results do not depend on the batch an image comes in or on the thread count (cli.md): attention and linear layers
+/// run image by image in fixed row blocks, so each image of a batch gets exactly the bits it gets alone.
 final class AttentionBatchingTests: XCTestCase {
-    func testImageByImageAttentionEqualsTheWholeBatch() throws {
-        let b = 3, n = 40, h = 4, d = 8
-        func values(_ count: Int, _ seed: Int) -> [Float] { (0..<count).map { Float(sin(Double($0 * 13 + seed) * 0.07)) } }
-        let qkv = try Tensor(shape: [b, n, 3 * h * d], values: values(b * n * 3 * h * d, 1))
-        let saved = ConvolutionKernel.attentionScoresBudgetFloats
-        defer { ConvolutionKernel.attentionScoresBudgetFloats = saved }
-        let whole = try Tensor.multiHeadAttention(qkv: qkv, heads: h, scale: 0.35).toArray()
-        ConvolutionKernel.attentionScoresBudgetFloats = 0
-        let perImage = try Tensor.multiHeadAttention(qkv: qkv, heads: h, scale: 0.35).toArray()
-        XCTAssertEqual(whole.count, b * n * h * d)
-        let worst = zip(whole, perImage).map { abs($0 - $1) }.max() ?? .infinity
-        XCTAssertLessThan(worst, 1e-6)
-        // Each image's result depends on that image only: a batch of its first image alone gives its first rows.
-        let first = try Tensor(shape: [1, n, 3 * h * d], values: Array(qkv.toArray()[0..<(n * 3 * h * d)]))
-        let alone = try Tensor.multiHeadAttention(qkv: first, heads: h, scale: 0.35).toArray()
-        XCTAssertLessThan(zip(alone, whole[0..<(n * h * d)]).map { abs($0 - $1) }.max() ?? .infinity, 1e-6)
+    func values(_ count: Int, _ seed: Int) -> [Float] { (0..<count).map { Float(sin(Double($0 * 13 + seed) * 0.07)) } }
+
+    /// `run` on the whole batch, and on each image alone: the slices must be identical.
+    func assertImagesIndependent(_ shape: [Int], layout: TensorLayout = .plain, seed: Int = 1,
+                                 _ run: (Tensor) throws -> Tensor, file: StaticString = #filePath, line: UInt = #line) throws {
+        let n = shape[0], per = shape.dropFirst().reduce(1, *)
+        let all = values(n * per, seed)
+        let whole = try run(try Tensor(shape: shape, values: all).to(layout)).plain().toArray()
+        XCTAssertEqual(whole.count % n, 0, file: file, line: line)
+        let outPer = whole.count / n
+        // Each image alone, with every thread count: one thread, all cores, more threads than cores.
+        defer { setThreads(0) }
+        for threads in [1, 0, 3] {
+            setThreads(threads)
+            for i in 0..<n {
+                let alone = try run(try Tensor(shape: [1] + shape.dropFirst(), values: Array(all[(i * per)..<((i + 1) * per)])).to(layout))
+                    .plain().toArray()
+                XCTAssertEqual(alone, Array(whole[(i * outPer)..<((i + 1) * outPer)]), "image \(i), \(threads) threads", file: file, line: line)
+            }
+        }
     }
 
-    func testImageByImageSpatialAttentionEqualsTheWholeBatch() throws {
-        let b = 3, c = 16, side = 6
-        let qkv = try Tensor(shape: [b, 3 * c, side, side],
-                             values: (0..<(b * 3 * c * side * side)).map { Float(cos(Double($0) * 0.031)) }).to(.nhwc)
-        let saved = ConvolutionKernel.attentionScoresBudgetFloats
-        defer { ConvolutionKernel.attentionScoresBudgetFloats = saved }
-        let whole = try Tensor.spatialAttention(qkv: qkv, scale: 0.25).plain().toArray()
-        ConvolutionKernel.attentionScoresBudgetFloats = 0
-        let perImage = try Tensor.spatialAttention(qkv: qkv, scale: 0.25).plain().toArray()
-        XCTAssertEqual(whole.count, b * c * side * side)
-        XCTAssertLessThan(zip(whole, perImage).map { abs($0 - $1) }.max() ?? .infinity, 1e-6)
+    func testMultiHeadAttentionOfEachImageIsItsAttentionAlone() throws {
+        let n = 40, h = 4, d = 8
+        try assertImagesIndependent([3, n, 3 * h * d]) { try Tensor.multiHeadAttention(qkv: $0, heads: h, scale: 0.35) }
+    }
+
+    func testSpatialAttentionOfEachImageIsItsAttentionAlone() throws {
+        let c = 16, side = 6
+        try assertImagesIndependent([3, 3 * c, side, side], layout: .nhwc) { try Tensor.spatialAttention(qkv: $0, scale: 0.25) }
+    }
+
+    func testLinearRowsOfEachImageAreTheirRowsAlone() throws {
+        let inF = 96, outF = 80
+        let k = try LinearKernel(weight: values(outF * inF, 5).map { $0 * 0.1 }, outFeatures: outF, inFeatures: inF,
+                                 bias: values(outF, 6))
+        try assertImagesIndependent([5, 37, inF]) { try k($0) }   // tokens of 5 images
+        try assertImagesIndependent([2, 300, inF]) { try k($0) }  // several row blocks per image
+        try assertImagesIndependent([8, inF]) { try k($0) }       // one feature vector per image (Inception's fc)
     }
 }

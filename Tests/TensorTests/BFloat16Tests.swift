@@ -111,10 +111,9 @@ final class BFloat16Tests: XCTestCase {
             let bias = values(c.cout, seed: seed + 2).map { $0 * 0.1 }
             let xs = values(c.n * c.cin * c.h * c.w, seed: seed + 3)
             func kernel(_ p: Precision) throws -> ConvolutionKernel {
-                let k = try ConvolutionKernel(kind: c.kind, weight: weight, shape: wShape, bias: bias,
-                                              stride: (c.stride, c.stride), padding: Padding2D(c.pad))
-                k.precision = p
-                return k
+                try ConvolutionKernel(kind: c.kind, weight: weight, shape: wShape, bias: bias,
+                                      stride: (c.stride, c.stride), padding: Padding2D(c.pad),
+                                      execution: ExecutionConfig(convolutionAlgorithm: .direct, precision: p))
             }
             let bf = try kernel(.bf16), fp = try kernel(.fp32)
             let (oh, ow) = bf.outputSize(h: c.h, w: c.w)
@@ -148,32 +147,29 @@ final class BFloat16Tests: XCTestCase {
     func testBFloat16ConvolutionsNeverUseWinograd() throws {
         let c = 32
         let k = try ConvolutionKernel(weight: values(c * c * 9, seed: 7).map { $0 * 0.05 }, shape: [c, c, 3, 3],
-                                      bias: nil, padding: Padding2D(1))
-        k.algorithm = .winograd
-        k.precision = .bf16
+                                      bias: nil, padding: Padding2D(1),
+                                      execution: ExecutionConfig(convolutionAlgorithm: .winograd, precision: .bf16))
         let x = try Tensor(shape: [1, c, 64, 64], values: values(c * 64 * 64, seed: 8)).to(.nChw16c)
         let name = try k.implementation(for: x)
         XCTAssertFalse(name.contains("wino"), name)
         XCTAssertEqual(name.contains("bf16"), Precision.nativeBFloat16, name)
     }
 
-    /// With `Precision.roundsOutputs`, the float32 outputs are rounded to bfloat16 (as autocast's are): exactly the
-    /// rounding of the unrounded output.
+    /// With `ExecutionConfig.roundsBFloat16Outputs`, the float32 outputs are rounded to bfloat16 (as autocast's
+    /// are): exactly the rounding of the unrounded output.
     func testOutputRoundingImitatesAutocast() throws {
-        let conv = try ConvolutionKernel(weight: values(32 * 16 * 9, seed: 11).map { $0 * 0.1 }, shape: [32, 16, 3, 3],
-                                         bias: values(32, seed: 12), padding: Padding2D(1))
-        conv.precision = .bf16
-        let linear = try LinearKernel(weight: values(24 * 40, seed: 13).map { $0 * 0.1 }, outFeatures: 24,
-                                      inFeatures: 40, bias: values(24, seed: 14))
-        linear.precision = .bf16
+        func kernels(rounding: Bool) throws -> (ConvolutionKernel, LinearKernel) {
+            let execution = ExecutionConfig(precision: .bf16, roundsBFloat16Outputs: rounding)
+            return (try ConvolutionKernel(weight: values(32 * 16 * 9, seed: 11).map { $0 * 0.1 }, shape: [32, 16, 3, 3],
+                                          bias: values(32, seed: 12), padding: Padding2D(1), execution: execution),
+                    try LinearKernel(weight: values(24 * 40, seed: 13).map { $0 * 0.1 }, outFeatures: 24,
+                                     inFeatures: 40, bias: values(24, seed: 14), execution: execution))
+        }
         let x = try Tensor(shape: [2, 16, 9, 9], values: values(2 * 16 * 81, seed: 15)).to(.nChw16c)
         let rows = try Tensor(shape: [5, 40], values: values(200, seed: 16))
-        let saved = Precision.roundsOutputs
-        defer { Precision.roundsOutputs = saved }
-        Precision.roundsOutputs = false
+        let (conv, linear) = try kernels(rounding: false), (rConv, rLinear) = try kernels(rounding: true)
         let c0 = try conv(x).plain().toArray(), l0 = try linear(rows).toArray()
-        Precision.roundsOutputs = true
-        let c1 = try conv(x).plain().toArray(), l1 = try linear(rows).toArray()
+        let c1 = try rConv(x).plain().toArray(), l1 = try rLinear(rows).toArray()
         XCTAssertEqual(c1, c0.map(bf16))
         XCTAssertEqual(l1, l0.map(bf16))
         XCTAssertNotEqual(c1, c0)
@@ -187,15 +183,14 @@ final class BFloat16Tests: XCTestCase {
         let bias = values(outF, seed: 22).map { $0 * 0.1 }
         let xs = values(rows * inF, seed: 23), rs = values(rows * outF, seed: 24)
         func kernel(_ p: Precision) throws -> LinearKernel {
-            let k = try LinearKernel(weight: weight, outFeatures: outF, inFeatures: inF, bias: bias)
-            k.precision = p
-            return k
+            try LinearKernel(weight: weight, outFeatures: outF, inFeatures: inF, bias: bias, execution: ExecutionConfig(convolutionAlgorithm: .direct, precision: p))
         }
         let bf = try kernel(.bf16), fp = try kernel(.fp32)
         let impl = try bf.implementation(rows: rows)
         XCTAssertEqual(impl.contains("bf16"), Precision.nativeBFloat16, impl)
         XCTAssertFalse(impl.hasPrefix("ref"), impl)
-        let x = try Tensor(shape: [rows, inF], values: xs), r = try Tensor(shape: [rows, outF], values: rs)
+        // One batch entry of `rows` rows (a layer runs its input batch entry by batch entry).
+        let x = try Tensor(shape: [1, rows, inF], values: xs), r = try Tensor(shape: [1, rows, outF], values: rs)
         let y16 = try bf(x, residual: r).toArray(), y32 = try fp(x, residual: r).toArray()
         func exact(_ round: (Float) -> Float) -> [Double] {
             var y = [Double](repeating: 0, count: rows * outF)

@@ -22,7 +22,8 @@ final class KernelFixtureTests: XCTestCase {
             let s = c.params["stride"] as? Int ?? 1
             let p = c.params["pad_lrtb"] as? [Int] ?? [0, 0, 0, 0]
             let conv = try ConvolutionKernel(weight: w.values, shape: w.shape, bias: bias, stride: (s, s),
-                                             padding: Padding2D(top: p[2], left: p[0], bottom: p[3], right: p[1]))
+                                             padding: Padding2D(top: p[2], left: p[0], bottom: p[3], right: p[1]),
+                                             execution: .reference)
             let x = try tensor(c, "x")
             let residual = c.inputs["residual"] != nil ? try tensor(c, "residual") : nil
             for layout in [TensorLayout.plain, .nChw16c, .nhwc] {
@@ -46,7 +47,7 @@ final class KernelFixtureTests: XCTestCase {
             let op = c.params["output_padding"] as? Int ?? 0
             let conv = try ConvolutionKernel(kind: .transposed, weight: w.values, shape: w.shape,
                                              bias: try c.input("bias").values, stride: (s, s), padding: Padding2D(p),
-                                             outputPadding: (op, op))
+                                             outputPadding: (op, op), execution: .reference)
             let x = try tensor(c, "x")
             for layout in [TensorLayout.plain, .nChw16c, .nhwc] {
                 let y = try conv(try x.to(layout))

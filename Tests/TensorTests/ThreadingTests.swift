@@ -12,7 +12,7 @@ final class ThreadingTests: XCTestCase {
         let c = 64, h = 24
         let w = (0..<(c * c * 9)).map { Float(($0 * 7919) % 1000) / 1000 - 0.5 }
         let conv = try ConvolutionKernel(weight: w, shape: [c, c, 3, 3], bias: [Float](repeating: 0.25, count: c),
-                                         padding: Padding2D(1))
+                                         padding: Padding2D(1), execution: .reference)
         let x = try Tensor(shape: [2, c, h, h], fill: { for i in 0..<$0.count { $0[i] = Float((i * 31) % 997) / 997 - 0.5 } })
         let gamma = [Float](repeating: 1.5, count: c), beta = [Float](repeating: 0.1, count: c)
         func run() throws -> [Float] {

@@ -14,9 +14,13 @@ final class StateDictTests: XCTestCase {
         XCTAssertFalse(sd.names.contains { $0.hasPrefix("module.") })
         XCTAssertTrue(sd.setAside.contains { $0.hasPrefix("optimizer") })
         XCTAssertEqual(ckpt.namespaceArgs()?["f"], .int(8))
-        XCTAssertEqual(FamilyGuess.detect(sd, checkpoint: ckpt)?.family, .rtVQVAE)
-        // The scheduler's getattr reduce and AdamW are named, never called.
+        // The scheduler's getattr reduce and AdamW are named, never called; torch.load(weights_only=True) refuses
+        // them (and the Namespace), getattr being the one that can execute code.
         XCTAssertTrue(ckpt.globals.contains(PyGlobal("builtins", "getattr")))
+        let unsafe = ckpt.globalsOutsideWeightsOnly
+        XCTAssertEqual(unsafe.filter(\.isKnownCodeExecution), [PyGlobal("builtins", "getattr")])
+        XCTAssertTrue(unsafe.contains(PyGlobal("argparse", "Namespace")))
+        XCTAssertFalse(unsafe.contains { $0.module == "torch._utils" || $0 == PyGlobal("collections", "OrderedDict") })
     }
 
     func testLightningAndLatentDiffusionContainers() throws {

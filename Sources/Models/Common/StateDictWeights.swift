@@ -1,4 +1,4 @@
-// The loader's state dict as a weight source for the NN layers.
+// A checkpoint's state dict as a weight source for the NN layers (float32 values, converted from other float dtypes).
 
 import NN
 import TorchFormats

@@ -18,8 +18,6 @@ public struct Encoded {
 
 public protocol VQModel: AnyObject {
     var family: ModelFamily { get }
-    /// Hyper-parameters, for reports.
-    var summary: [(String, String)] { get }
     var codebookSize: Int { get }
     /// The preprocessing preset that reproduces the family's upstream evaluation pipeline.
     var preset: Preset { get }
@@ -27,6 +25,13 @@ public protocol VQModel: AnyObject {
     func encode(_ x: Tensor) throws -> Encoded
     /// `codes` of shape `codeShape` (`[N, h, w]`) to `[N, 3, H, W]` in the model's output space.
     func decode(codes: [Int], shape: [Int]) throws -> Tensor
+    /// Throws `ModelError.badInput` unless the model takes `[N, 3, height, width]` inputs (ModelSizes.swift).
+    func checkInputSize(height: Int, width: Int) throws
+    /// The code grid an image of this size encodes to, and the image a grid decodes to.
+    func codeGrid(height: Int, width: Int) -> (height: Int, width: Int)
+    func imageSize(codeHeight: Int, codeWidth: Int) throws -> (height: Int, width: Int)
+    /// Estimated bytes of activations one image of this size needs at the model's peak (ModelSizes.swift).
+    func activationBytes(height: Int, width: Int) -> Int
 }
 
 extension VQModel {

@@ -39,12 +39,7 @@ public final class BasicConv2d: @unchecked Sendable {
             bias[o] = Float(Double(beta[o]) - Double(mean[o]) * s)
         }
         conv = try ConvolutionKernel(kind: .convolution, weight: weight, shape: shape, bias: bias, stride: stride,
-                                     padding: Padding2D(padding.0, padding.1))
-        // The metric network always runs the convolution PyTorch runs: its features are compared to 1e-4 with
-        // pytorch-fid's, and it already outruns PyTorch without Winograd. Likewise always float32, whatever
-        // precision the VQ model runs in (`--precision bf16`): the metrics must not depend on it.
-        conv.algorithm = .direct
-        conv.precision = .fp32
+                                     padding: Padding2D(padding.0, padding.1), execution: w.execution)
     }
 
     /// Square kernel / stride / padding shorthand (PyTorch's `kernel_size=3, stride=2, padding=1`).

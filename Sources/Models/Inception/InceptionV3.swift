@@ -37,7 +37,11 @@ public final class InceptionV3: @unchecked Sendable {
     let fc: LinearKernel
 
     /// Builds the network from weights under `w` (state-dict keys as in spec/metrics.md Appendix A).
-    public init(_ w: Weights) throws {
+    public init(_ weights: Weights) throws {
+        // The metric network always runs PyTorch's own arithmetic (direct convolutions, float32), whatever the VQ
+        // model it measures runs with: its features are compared to 1e-4 with pytorch-fid's, and the metrics must
+        // not depend on `--conv-algorithm` or `--precision`.
+        let w = weights.with(execution: .reference)
         Conv2d_1a_3x3 = try BasicConv2d(w.scope("Conv2d_1a_3x3"), 3, 32, kernelSize: 3, stride: 2)
         Conv2d_2a_3x3 = try BasicConv2d(w.scope("Conv2d_2a_3x3"), 32, 32, kernelSize: 3)
         Conv2d_2b_3x3 = try BasicConv2d(w.scope("Conv2d_2b_3x3"), 32, 64, kernelSize: 3, padding: 1)
@@ -59,8 +63,7 @@ public final class InceptionV3: @unchecked Sendable {
         // Read (so a wrong shape is reported and the key counts as used) but not applied.
         _ = try f.tensor("bias", shape: [InceptionV3.classCount])
         fc = try LinearKernel(weight: weight, outFeatures: InceptionV3.classCount,
-                              inFeatures: InceptionV3.featureDimension, bias: nil)
-        fc.precision = .fp32   // the metric network is float32 whatever precision the VQ model runs in
+                              inFeatures: InceptionV3.featureDimension, bias: nil, execution: w.execution)
     }
 
     /// pool3 features `[N, 2048]` and, if asked, the unbiased fc logits `[N, 1008]` (plain tensors) of a

@@ -41,70 +41,12 @@ public enum InceptionWeights {
         return torchHome + "/hub/checkpoints/" + standardFileName
     }
 
-    /// The 94 BasicConv2d prefixes with their conv weight shapes [O, I, kH, kW], in state-dict order.
-    public static let convolutions: [(prefix: String, shape: [Int])] = {
-        var out: [(String, [Int])] = []
-        func conv(_ p: String, _ o: Int, _ i: Int, _ kh: Int, _ kw: Int) { out.append((p, [o, i, kh, kw])) }
-        conv("Conv2d_1a_3x3", 32, 3, 3, 3)
-        conv("Conv2d_2a_3x3", 32, 32, 3, 3)
-        conv("Conv2d_2b_3x3", 64, 32, 3, 3)
-        conv("Conv2d_3b_1x1", 80, 64, 1, 1)
-        conv("Conv2d_4a_3x3", 192, 80, 3, 3)
-        for (name, c, pool) in [("Mixed_5b", 192, 32), ("Mixed_5c", 256, 64), ("Mixed_5d", 288, 64)] {
-            conv("\(name).branch1x1", 64, c, 1, 1)
-            conv("\(name).branch5x5_1", 48, c, 1, 1)
-            conv("\(name).branch5x5_2", 64, 48, 5, 5)
-            conv("\(name).branch3x3dbl_1", 64, c, 1, 1)
-            conv("\(name).branch3x3dbl_2", 96, 64, 3, 3)
-            conv("\(name).branch3x3dbl_3", 96, 96, 3, 3)
-            conv("\(name).branch_pool", pool, c, 1, 1)
-        }
-        conv("Mixed_6a.branch3x3", 384, 288, 3, 3)
-        conv("Mixed_6a.branch3x3dbl_1", 64, 288, 1, 1)
-        conv("Mixed_6a.branch3x3dbl_2", 96, 64, 3, 3)
-        conv("Mixed_6a.branch3x3dbl_3", 96, 96, 3, 3)
-        for (name, c7) in [("Mixed_6b", 128), ("Mixed_6c", 160), ("Mixed_6d", 160), ("Mixed_6e", 192)] {
-            conv("\(name).branch1x1", 192, 768, 1, 1)
-            conv("\(name).branch7x7_1", c7, 768, 1, 1)
-            conv("\(name).branch7x7_2", c7, c7, 1, 7)
-            conv("\(name).branch7x7_3", 192, c7, 7, 1)
-            conv("\(name).branch7x7dbl_1", c7, 768, 1, 1)
-            conv("\(name).branch7x7dbl_2", c7, c7, 7, 1)
-            conv("\(name).branch7x7dbl_3", c7, c7, 1, 7)
-            conv("\(name).branch7x7dbl_4", c7, c7, 7, 1)
-            conv("\(name).branch7x7dbl_5", 192, c7, 1, 7)
-            conv("\(name).branch_pool", 192, 768, 1, 1)
-        }
-        conv("Mixed_7a.branch3x3_1", 192, 768, 1, 1)
-        conv("Mixed_7a.branch3x3_2", 320, 192, 3, 3)
-        conv("Mixed_7a.branch7x7x3_1", 192, 768, 1, 1)
-        conv("Mixed_7a.branch7x7x3_2", 192, 192, 1, 7)
-        conv("Mixed_7a.branch7x7x3_3", 192, 192, 7, 1)
-        conv("Mixed_7a.branch7x7x3_4", 192, 192, 3, 3)
-        for (name, c) in [("Mixed_7b", 1280), ("Mixed_7c", 2048)] {
-            conv("\(name).branch1x1", 320, c, 1, 1)
-            conv("\(name).branch3x3_1", 384, c, 1, 1)
-            conv("\(name).branch3x3_2a", 384, 384, 1, 3)
-            conv("\(name).branch3x3_2b", 384, 384, 3, 1)
-            conv("\(name).branch3x3dbl_1", 448, c, 1, 1)
-            conv("\(name).branch3x3dbl_2", 384, 448, 3, 3)
-            conv("\(name).branch3x3dbl_3a", 384, 384, 1, 3)
-            conv("\(name).branch3x3dbl_3b", 384, 384, 3, 1)
-            conv("\(name).branch_pool", 192, c, 1, 1)
-        }
-        return out
-    }()
-
-    /// The 472 tensors of the released file (spec/metrics.md Appendix A), in state-dict order.
+    /// The 472 tensors of the released file (spec/metrics.md Appendix A), in state-dict order: the keys the module
+    /// tree (InceptionV3.swift) reads, in the order it reads them, which is torchvision's registration order.
     public static let stateDictLayout: [(name: String, shape: [Int])] = {
-        var out: [(String, [Int])] = []
-        for (p, shape) in convolutions {
-            out.append(("\(p).conv.weight", shape))
-            for n in ["weight", "bias", "running_mean", "running_var"] { out.append(("\(p).bn.\(n)", [shape[0]])) }
-        }
-        out.append(("fc.weight", [InceptionV3.classCount, InceptionV3.featureDimension]))
-        out.append(("fc.bias", [InceptionV3.classCount]))
-        return out
+        let recorder = LayoutRecorder()
+        do { _ = try InceptionV3(WeightLoader(recorder).root) } catch { fatalError("Inception's module tree: \(error)") }
+        return recorder.layout
     }()
 
     /// Synthetic weights for tests and benchmarks ("inception-fixture v1"): contract C4 (vqrt-rng v1, `seed`) for
@@ -124,7 +66,7 @@ public enum InceptionWeights {
             throw InceptionError.weightsNotFound(path: path)
         }
         let sd = try Checkpoint.open(path: path).stateDict()
-        return try build(from: CheckpointWeights(sd))
+        return try build(from: StateDictWeightSource(sd))
     }
 
     /// Builds the network from any weight source: every one of the 472 tensors must be present with its shape;
@@ -151,19 +93,7 @@ public enum InceptionWeights {
 
     /// SHA-256 (hex) of a file's bytes, to tell the standard weights from others.
     public static func sha256(path: String) throws -> String {
-        let data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
-        return data.withUnsafeBytes { SHA256.hex($0) }
-    }
-}
-
-/// A checkpoint's state dict as a weight source (float32 values, converted from other float dtypes).
-private struct CheckpointWeights: WeightSource {
-    let sd: StateDict
-    init(_ sd: StateDict) { self.sd = sd }
-    var names: [String] { sd.names }
-    func tensor(named name: String) throws -> (shape: [Int], values: [Float])? {
-        guard let t = sd[name] else { return nil }
-        return (t.shape, try t.floats())
+        try Hashing.sha256(file: path)
     }
 }
 

@@ -28,11 +28,6 @@ public final class LDMVQGAN: VQModel {
     public var family: ModelFamily { .ldmVQGAN }
     public var codebookSize: Int { quantize.nEmbed }
     public var preset: Preset { .ldmVQGAN(resolution: config.resolution) }
-    public var summary: [(String, String)] {
-        [("ch", "\(config.ch)"), ("ch_mult", "\(config.chMult)"), ("num_res_blocks", "\(config.numResBlocks)"),
-         ("attn_resolutions", "\(config.attnResolutions)"), ("attn_type", config.attnType.rawValue),
-         ("z_channels", "\(config.zChannels)"), ("embed_dim", "\(embedDim)"), ("n_embed", "\(quantize.nEmbed)")]
-    }
 
     public func encode(_ x: Tensor) throws -> Encoded {
         let h = try quantConv(try encoder(x)).plain()
@@ -45,4 +40,18 @@ public final class LDMVQGAN: VQModel {
         let q = try quantize.entries(codes, n: shape[0], h: shape[1], w: shape[2])
         return try decoder(try postQuantConv(q)).plain()
     }
+
+    public func checkInputSize(height: Int, width: Int) throws {
+        try config.checkInputSize(height: height, width: width, family: family.rawValue)
+    }
+    public func codeGrid(height: Int, width: Int) -> (height: Int, width: Int) {
+        (height / config.downsampling, width / config.downsampling)
+    }
+    public func imageSize(codeHeight: Int, codeWidth: Int) throws -> (height: Int, width: Int) {
+        let (h, hOverflow) = codeHeight.multipliedReportingOverflow(by: config.downsampling)
+        let (w, wOverflow) = codeWidth.multipliedReportingOverflow(by: config.downsampling)
+        guard !hOverflow, !wOverflow else { throw ModelError.badCodes("a \(codeHeight)x\(codeWidth) code grid is too large") }
+        return (h, w)
+    }
+    public func activationBytes(height: Int, width: Int) -> Int { config.activationBytes(height: height, width: width) }
 }

@@ -38,11 +38,6 @@ public final class RTVQVAE: VQModel {
     public var family: ModelFamily { .rtVQVAE }
     public var codebookSize: Int { vq.codebookSize }
     public var preset: Preset { .rtVQVAE(resolution: config.resolution) }
-    public var summary: [(String, String)] {
-        [("f", "\(1 << (config.chMult.count - 1))"), ("codebook", cosine ? "cosine" : "euclidean"),
-         ("ch_mult", "\(config.chMult)"), ("z_channels", "\(config.zChannels)"), ("codebook_dim", "\(embedDim)"),
-         ("codebook_size", "\(vq.codebookSize)")]
-    }
 
     /// `[N, embed_dim, h, w]`: encoder, then the pre-quantisation projection (before any normalisation).
     func prequant(_ x: Tensor) throws -> Tensor {
@@ -72,4 +67,18 @@ public final class RTVQVAE: VQModel {
         if let postQuantLinear { tokens = try postQuantLinear(tokens) }
         return try decoder(try tokens.tokensToImage(height: h, width: w)).plain()
     }
+
+    public func checkInputSize(height: Int, width: Int) throws {
+        try config.checkInputSize(height: height, width: width, family: family.rawValue)
+    }
+    public func codeGrid(height: Int, width: Int) -> (height: Int, width: Int) {
+        (height / config.downsampling, width / config.downsampling)
+    }
+    public func imageSize(codeHeight: Int, codeWidth: Int) throws -> (height: Int, width: Int) {
+        let (h, hOverflow) = codeHeight.multipliedReportingOverflow(by: config.downsampling)
+        let (w, wOverflow) = codeWidth.multipliedReportingOverflow(by: config.downsampling)
+        guard !hOverflow, !wOverflow else { throw ModelError.badCodes("a \(codeHeight)x\(codeWidth) code grid is too large") }
+        return (h, w)
+    }
+    public func activationBytes(height: Int, width: Int) -> Int { config.activationBytes(height: height, width: width) }
 }

@@ -12,9 +12,11 @@ final class ViTAttention {
     let toQKV: Linear
     /// `project_out = not (heads == 1 and dim_head == dim)`: otherwise `to_out` is nn.Identity (no keys).
     let toOut: Linear?
+    let execution: ExecutionConfig
 
     init(_ w: Weights, dim: Int, heads: Int, dimHead: Int) throws {
         self.heads = heads
+        execution = w.execution
         scale = 1 / Float(dimHead).squareRoot()
         let inner = heads * dimHead
         toQKV = try Linear(w.scope("to_qkv"), inFeatures: dim, outFeatures: inner * 3, bias: false)
@@ -24,7 +26,9 @@ final class ViTAttention {
     /// `toOut(attention(x)) + residual`
     func callAsFunction(_ x: Tensor, residual: Tensor) throws -> Tensor {
         let qkv = try toQKV(x).chunkedLastDimension(3)
-        let out = try Tensor.multiHeadAttention(q: qkv[0], k: qkv[1], v: qkv[2], heads: heads, scale: scale)
+        let out = try Tensor.multiHeadAttention(q: qkv[0], k: qkv[1], v: qkv[2], heads: heads, scale: scale,
+                                                precision: execution.precision,
+                                                roundsBFloat16Outputs: execution.roundsBFloat16Outputs)
         guard let toOut else { return try out.adding(residual) }
         return try toOut(out, residual: residual)
     }

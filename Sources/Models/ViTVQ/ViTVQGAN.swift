@@ -63,12 +63,6 @@ public final class ViTVQGAN: VQModel {
     public var family: ModelFamily { .vitVQGAN }
     public var codebookSize: Int { config.nEmbed }
     public var preset: Preset { .vitVQGAN(resolution: config.imageSize) }
-    public var summary: [(String, String)] {
-        [("image_size", "\(config.imageSize)"), ("patch_size", "\(config.patchSize)"),
-         ("encoder", "dim \(config.encoder.dim), depth \(config.encoder.depth), heads \(config.encoder.heads)x\(config.encoder.dimHead), mlp \(config.encoder.mlpDim)"),
-         ("decoder", "dim \(config.decoder.dim), depth \(config.decoder.depth), heads \(config.decoder.heads)x\(config.decoder.dimHead), mlp \(config.decoder.mlpDim)"),
-         ("embed_dim", "\(config.embedDim)"), ("n_embed", "\(config.nEmbed)")]
-    }
 
     /// `x + pos` with `pos` [1, T, D] broadcast over the batch.
     private func addPositions(_ x: Tensor, _ pos: Tensor) throws -> Tensor {
@@ -105,4 +99,18 @@ public final class ViTVQGAN: VQModel {
         let h = try decoder(try addPositions(try postQuant(q), dePos))
         return try toPixel(try h.tokensToImage(height: config.grid, width: config.grid)).plain()
     }
+
+    public func checkInputSize(height: Int, width: Int) throws {
+        guard height == config.imageSize, width == config.imageSize else {
+            throw ModelError.badInput("vit-vqgan takes \(config.imageSize)x\(config.imageSize) images (its positional embedding), not \(width)x\(height)")
+        }
+    }
+    public func codeGrid(height: Int, width: Int) -> (height: Int, width: Int) { (config.grid, config.grid) }
+    public func imageSize(codeHeight: Int, codeWidth: Int) throws -> (height: Int, width: Int) {
+        guard codeHeight == config.grid, codeWidth == config.grid else {
+            throw ModelError.badCodes("vit-vqgan codes must be [N, \(config.grid), \(config.grid)], got grids of \(codeHeight)x\(codeWidth)")
+        }
+        return (config.imageSize, config.imageSize)
+    }
+    public func activationBytes(height: Int, width: Int) -> Int { config.activationBytes }
 }

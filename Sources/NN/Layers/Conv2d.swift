@@ -26,7 +26,7 @@ public final class Conv2d: @unchecked Sendable {
         let weight = try w.tensor("weight", shape: shape)
         let b = bias ? try w.tensor("bias", shape: [outChannels]) : nil
         kernel = try ConvolutionKernel(kind: .convolution, weight: weight, shape: shape, bias: b, stride: stride,
-                                       padding: padding)
+                                       padding: padding, execution: w.execution)
     }
 
     /// y = conv(x) (+ residual, added inside the convolution).

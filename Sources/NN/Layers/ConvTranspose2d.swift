@@ -19,7 +19,8 @@ public final class ConvTranspose2d: @unchecked Sendable {
         let weight = try w.tensor("weight", shape: shape)
         let b = bias ? try w.tensor("bias", shape: [outChannels]) : nil
         kernel = try ConvolutionKernel(kind: .transposed, weight: weight, shape: shape, bias: b, stride: (stride, stride),
-                                       padding: Padding2D(padding), outputPadding: (outputPadding, outputPadding))
+                                       padding: Padding2D(padding), outputPadding: (outputPadding, outputPadding),
+                                       execution: w.execution)
     }
 
     public func callAsFunction(_ x: Tensor) throws -> Tensor { try kernel(x) }

@@ -14,7 +14,8 @@ public final class Linear: @unchecked Sendable {
         self.outFeatures = outFeatures
         let weight = try w.tensor("weight", shape: [outFeatures, inFeatures])
         let b = bias ? try w.tensor("bias", shape: [outFeatures]) : nil
-        kernel = try LinearKernel(weight: weight, outFeatures: outFeatures, inFeatures: inFeatures, bias: b)
+        kernel = try LinearKernel(weight: weight, outFeatures: outFeatures, inFeatures: inFeatures, bias: b,
+                                  execution: w.execution)
     }
 
     /// y = x·Wᵀ + b over the last dimension (+ residual, added inside the matmul).

@@ -14,6 +14,7 @@ public final class AttnBlock: @unchecked Sendable {
     /// q | k | v stacked along the output channels: weight [3c, c, 1, 1], bias [3c].
     let qkv: ConvolutionKernel
     let projOut: Conv2d
+    let execution: ExecutionConfig
 
     public init(_ w: Weights, channels c: Int) throws {
         channels = c
@@ -23,7 +24,8 @@ public final class AttnBlock: @unchecked Sendable {
             weight += try w.scope(name).tensor("weight", shape: [c, c, 1, 1])
             bias += try w.scope(name).tensor("bias", shape: [c])
         }
-        qkv = try ConvolutionKernel(weight: weight, shape: [3 * c, c, 1, 1], bias: bias)
+        qkv = try ConvolutionKernel(weight: weight, shape: [3 * c, c, 1, 1], bias: bias, execution: w.execution)
+        execution = w.execution
         projOut = try Conv2d(w.scope("proj_out"), inChannels: c, outChannels: c, kernelSize: 1)
     }
 
@@ -34,7 +36,9 @@ public final class AttnBlock: @unchecked Sendable {
         let h_ = try norm(x)
         let qkvOut = try qkv(h_, layout: .nhwc)
         // PyTorch scales by `int(c)**(-0.5)`, a Python float applied to a float32 tensor: float32(1/sqrt(c)).
-        let attended = try Tensor.spatialAttention(qkv: qkvOut, scale: Float(1 / Double(channels).squareRoot()))
+        let attended = try Tensor.spatialAttention(qkv: qkvOut, scale: Float(1 / Double(channels).squareRoot()),
+                                                   precision: execution.precision,
+                                                   roundsBFloat16Outputs: execution.roundsBFloat16Outputs)
         return try projOut(attended, residual: x)
     }
 }

@@ -10,16 +10,14 @@
 import Tensor
 
 public final class Upsample: @unchecked Sendable {
-    /// Default for new blocks: run as one transposed convolution (see above).
-    nonisolated(unsafe) public static var fuseByDefault = true
-
     public let channels: Int
     let conv: Conv2d?
     let transposed: ConvolutionKernel?
 
-    public init(_ w: Weights, channels c: Int, fused: Bool = Upsample.fuseByDefault) throws {
+    /// `w.execution.fusesUpsampling` decides between the two forms (see above).
+    public init(_ w: Weights, channels c: Int) throws {
         channels = c
-        if !fused {
+        if !w.execution.fusesUpsampling {
             conv = try Conv2d(w.scope("conv"), inChannels: c, outChannels: c, kernelSize: 3, padding: Padding2D(1))
             transposed = nil
             return
@@ -43,7 +41,7 @@ public final class Upsample: @unchecked Sendable {
             }
         }
         transposed = try ConvolutionKernel(kind: .transposed, weight: k, shape: [c, c, 4, 4], bias: bias,
-                                           stride: (2, 2), padding: Padding2D(1))
+                                           stride: (2, 2), padding: Padding2D(1), execution: w.execution)
         conv = nil
     }
 
