@@ -50,7 +50,7 @@ let package = Package(
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: optimise),
         // Times the paper metrics' library calls for tools/bench_paper_metrics.py.
-        .executableTarget(name: "vqrt-paper-bench", dependencies: ["Imaging", "Metrics", "Models", "NN"],
+        .executableTarget(name: "vqrt-paper-bench", dependencies: ["Imaging", "Metrics", "Models", "NN", "Tensor"],
                           path: "Sources/PaperMetricsBench", swiftSettings: optimise),
         // libFuzzer entry points; built only by tools/fuzz with -sanitize=fuzzer.
         .executableTarget(name: "vqrt-fuzz", dependencies: ["PickleVM", "TorchFormats"], path: "Sources/Fuzz"),

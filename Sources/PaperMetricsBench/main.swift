@@ -8,6 +8,7 @@ import Imaging
 import Metrics
 import Models
 import NN
+import Tensor
 
 func now() -> Double { Date().timeIntervalSince1970 }
 
@@ -74,6 +75,9 @@ do {
     default:
         FileHandle.standardError.write("usage: vqrt-paper-bench ssim A B VARIANT | lpips A B NET BACKBONE|synthetic | kid N DIM SUBSETS SIZE\n".data(using: .utf8)!)
         exit(2)
+    }
+    if Profiler.enabled {
+        for e in Profiler.report() { FileHandle.standardError.write("\(e.name): \(e.seconds) s, \(e.calls) calls, \(e.gflopsPerSecond) GFLOP/s\n".data(using: .utf8)!) }
     }
 } catch {
     FileHandle.standardError.write("error: \(error)\n".data(using: .utf8)!)

@@ -37,7 +37,7 @@ public final class LPIPS: @unchecked Sendable {
 
     public let net: Net
     let backbone: LPIPSBackbone
-    let lins: [Conv2d]
+    let lins: [NetLinLayer]
 
     /// Builds the network: `features` is the torchvision state dict's `features` scope, `linear` the root of the
     /// lpips weights (`lin0.model.1.weight`, ...).
@@ -48,12 +48,7 @@ public final class LPIPS: @unchecked Sendable {
         case .vgg: backbone = try VGG16Features(features)
         case .squeeze: backbone = try SqueezeNetFeatures(features)
         }
-        lins = try net.channels.enumerated().map { k, c in
-            let conv = try Conv2d(linear.scope("lin\(k).model.1"), inChannels: c, outChannels: 1, kernelSize: 1, bias: false)
-            conv.kernel.algorithm = .direct
-            conv.kernel.precision = .fp32
-            return conv
-        }
+        lins = try net.channels.enumerated().map { k, c in try NetLinLayer(linear.scope("lin\(k)"), channels: c) }
     }
 
     /// The network input for 8-bit images, lpips' `im2tensor` then its ScalingLayer: [N, 3, H, W] float32.
@@ -103,46 +98,59 @@ public final class LPIPS: @unchecked Sendable {
         let features = try backbone(x)
         var total = [Double](repeating: 0, count: n)
         for (k, f) in features.enumerated() {
-            let d = try Self.squaredNormalizedDifference(f.plain(), pairs: n)
-            let map = try lins[k](d).plain()   // [N, 1, h, w]
-            let hw = map.shape[2] * map.shape[3]
-            let p = map.pointer
-            for i in 0..<n {
-                // `spatial_average`: mean over h and w (float32 in torch; float64 here, well within the tolerance).
-                var s = 0.0
-                for j in 0..<hw { s += Double(p[i * hw + j]) }
-                total[i] += s / Double(hw)
-            }
+            let d = try lins[k].spatialAverage(f, pairs: n)
+            for i in 0..<n { total[i] += d[i] }
         }
         return total
     }
+}
 
-    /// (f0 / (‖f0‖ + eps) - f1 / (‖f1‖ + eps))² per element, ‖·‖ over channels, f0 = images 0..<n, f1 = n..<2n.
-    static func squaredNormalizedDifference(_ f: Tensor, pairs n: Int) throws -> Tensor {
+/// lpips' `NetLinLayer` in eval mode (`Dropout` is the identity, then `Conv2d(C, 1, 1, bias=False)`, key
+/// `model.1.weight` [1, C, 1, 1]) applied to the squared difference of the unit-normalised features, followed by
+/// `spatial_average`; fused into one pass over the backbone's output in whatever layout it holds (a 1x1 convolution
+/// to one channel is a weighted sum over channels per pixel).
+struct NetLinLayer: @unchecked Sendable {
+    let weight: [Float]
+
+    init(_ w: Weights, channels: Int) throws {
+        weight = try w.scope("model.1").tensor("weight", shape: [1, channels, 1, 1])
+    }
+
+    /// mean_{h,w} Σ_c w_c (f0_c / (‖f0‖ + eps) - f1_c / (‖f1‖ + eps))², ‖·‖ over channels per pixel, for f0 = images
+    /// 0..<n and f1 = images n..<2n of the batch `f` [2n, C, H, W]. Per element in float32 as lpips; sums in float64.
+    func spatialAverage(_ f: Tensor, pairs n: Int) throws -> [Double] {
         let c = f.shape[1], hw = f.shape[2] * f.shape[3]
-        let src = f.pointer
-        return try Tensor(shape: [n, c, f.shape[2], f.shape[3]]) { out in
-            var norm0 = [Float](repeating: 0, count: hw), norm1 = norm0
-            for i in 0..<n {
-                let f0 = src + i * c * hw, f1 = src + (i + n) * c * hw, o = out.baseAddress! + i * c * hw
-                for j in 0..<hw { norm0[j] = 0; norm1[j] = 0 }
-                for ch in 0..<c {
-                    for j in 0..<hw {
-                        let a = f0[ch * hw + j], b = f1[ch * hw + j]
-                        norm0[j] += a * a; norm1[j] += b * b
-                    }
-                }
-                for j in 0..<hw {
-                    norm0[j] = norm0[j].squareRoot() + normalizeEps
-                    norm1[j] = norm1[j].squareRoot() + normalizeEps
-                }
-                for ch in 0..<c {
-                    for j in 0..<hw {
-                        let d = f0[ch * hw + j] / norm0[j] - f1[ch * hw + j] / norm1[j]
-                        o[ch * hw + j] = d * d
-                    }
-                }
-            }
+        guard f.rank == 4, f.shape[0] == 2 * n, c == weight.count else {
+            throw TensorError.shapeMismatch("LPIPS lin layer of \(weight.count) channels given \(f.shape)")
         }
+        let x = f.layout == .nChw16c || f.layout == .plain ? f : f.plain()
+        let blocked = x.layout == .nChw16c
+        let blocks = (c + 15) / 16
+        let imageStride = blocked ? blocks * hw * 16 : c * hw
+        // Offset of channel `ch` at pixel `p` within one image.
+        func offset(_ ch: Int, _ p: Int) -> Int { blocked ? ((ch >> 4) * hw + p) * 16 + (ch & 15) : ch * hw + p }
+        let src = x.pointer
+        let eps = LPIPS.normalizeEps
+        var out = [Double](repeating: 0, count: n)
+        for i in 0..<n {
+            let f0 = src + i * imageStride, f1 = src + (i + n) * imageStride
+            var sum = 0.0
+            for p in 0..<hw {
+                var s0 = 0.0, s1 = 0.0
+                for ch in 0..<c {
+                    let a = Double(f0[offset(ch, p)]), b = Double(f1[offset(ch, p)])
+                    s0 += a * a; s1 += b * b
+                }
+                let n0 = Float(s0.squareRoot()) + eps, n1 = Float(s1.squareRoot()) + eps
+                var pixel = 0.0
+                for ch in 0..<c {
+                    let d = f0[offset(ch, p)] / n0 - f1[offset(ch, p)] / n1
+                    pixel += Double(weight[ch]) * Double(d * d)
+                }
+                sum += pixel
+            }
+            out[i] = sum / Double(hw)
+        }
+        return out
     }
 }
