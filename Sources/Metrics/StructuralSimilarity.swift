@@ -167,15 +167,16 @@ public struct StructuralSimilarity: Sendable {
     /// Separable valid correlation with `k` along rows, then columns: [(h-2r), (w-2r)].
     static func filterValid(_ src: [Double], _ w: Int, _ h: Int, _ k: [Double]) -> [Double] {
         let t = k.count, ow = w - t + 1, oh = h - t + 1
+        // Both passes accumulate tap after tap (out += k_j * shifted input), a loop the compiler vectorises; each
+        // output still sums its taps in order j = 0, 1, ...
         var rows = [Double](repeating: 0, count: h * ow)
         src.withUnsafeBufferPointer { s in
             rows.withUnsafeMutableBufferPointer { o in
                 for yIndex in 0..<h {
                     let line = s.baseAddress! + yIndex * w, out = o.baseAddress! + yIndex * ow
-                    for xIndex in 0..<ow {
-                        var acc = 0.0
-                        for j in 0..<t { acc += k[j] * line[xIndex + j] }
-                        out[xIndex] = acc
+                    for j in 0..<t {
+                        let kj = k[j], shifted = line + j
+                        for xIndex in 0..<ow { out[xIndex] += kj * shifted[xIndex] }
                     }
                 }
             }
