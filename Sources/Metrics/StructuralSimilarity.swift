@@ -23,6 +23,7 @@
 import Foundation
 import Imaging
 import NPY
+import Tensor
 
 public enum SSIMVariant: String, CaseIterable, Sendable {
     case torchmetrics
@@ -76,12 +77,15 @@ public struct StructuralSimilarity: Sendable {
         }
         let range = dataRange ?? Self.dataDerivedRange(a, b, scale: valueMaximum / 255)
         let c1 = (Self.k1 * range) * (Self.k1 * range), c2 = (Self.k2 * range) * (Self.k2 * range)
-        var channelMeans = [Double]()
-        for c in 0..<3 {
-            let x = plane(a, c), y = plane(b, c)
-            channelMeans.append(channelSSIM(x, y, w, h, c1: c1, c2: c2))
+        // The three channels are independent: one per worker of the kernels' thread team.
+        var channelMeans = [Double](repeating: 0, count: 3)
+        channelMeans.withUnsafeMutableBufferPointer { out in
+            let means = out
+            Threading.parallelChunks(3) { c in
+                means[c] = channelSSIM(plane(a, c), plane(b, c), w, h, c1: c1, c2: c2)
+            }
         }
-        return channelMeans.reduce(0, +) / 3
+        return (channelMeans[0] + channelMeans[1] + channelMeans[2]) / 3
     }
 
     private func plane(_ image: RGBImage, _ c: Int) -> [Double] {
@@ -134,8 +138,9 @@ public struct StructuralSimilarity: Sendable {
         var xx = [Double](repeating: 0, count: n), yy = xx, xy = xx
         for i in 0..<n { xx[i] = x[i] * x[i]; yy[i] = y[i] * y[i]; xy[i] = x[i] * y[i] }
         let ow = w - 2 * r, oh = h - 2 * r
-        let mx = Self.filterValid(x, w, h, k), my = Self.filterValid(y, w, h, k)
-        let mxx = Self.filterValid(xx, w, h, k), myy = Self.filterValid(yy, w, h, k), mxy = Self.filterValid(xy, w, h, k)
+        let filter: ([Double]) -> [Double] = variant == .skimage
+            ? { Self.boxFilterValid($0, w, h, k.count) } : { Self.filterValid($0, w, h, k) }
+        let mx = filter(x), my = filter(y), mxx = filter(xx), myy = filter(yy), mxy = filter(xy)
         var sum = 0.0
         switch variant {
         case .skimage:
@@ -190,6 +195,41 @@ public struct StructuralSimilarity: Sendable {
                         let kj = k[j], line = s.baseAddress! + (yIndex + j) * ow
                         for xIndex in 0..<ow { dst[xIndex] += kj * line[xIndex] }
                     }
+                }
+            }
+        }
+        return out
+    }
+
+    /// The mean over each valid t×t window (scipy's `uniform_filter` on the valid region) by running sums: exact
+    /// for 8-bit pixel values and their products (integers in float64), then one division by t².
+    static func boxFilterValid(_ src: [Double], _ w: Int, _ h: Int, _ t: Int) -> [Double] {
+        let ow = w - t + 1, oh = h - t + 1
+        var rows = [Double](repeating: 0, count: h * ow)
+        src.withUnsafeBufferPointer { s in
+            rows.withUnsafeMutableBufferPointer { o in
+                for yIndex in 0..<h {
+                    let line = s.baseAddress! + yIndex * w, out = o.baseAddress! + yIndex * ow
+                    var sum = 0.0
+                    for j in 0..<t { sum += line[j] }
+                    out[0] = sum
+                    for xIndex in 1..<max(ow, 1) { sum += line[xIndex + t - 1] - line[xIndex - 1]; out[xIndex] = sum }
+                }
+            }
+        }
+        var out = [Double](repeating: 0, count: oh * ow)
+        let area = Double(t * t)
+        rows.withUnsafeBufferPointer { s in
+            out.withUnsafeMutableBufferPointer { o in
+                let r = s.baseAddress!, d = o.baseAddress!
+                var sums = [Double](repeating: 0, count: ow)
+                for j in 0..<t { for xIndex in 0..<ow { sums[xIndex] += r[j * ow + xIndex] } }
+                for yIndex in 0..<oh {
+                    if yIndex > 0 {
+                        let add = r + (yIndex + t - 1) * ow, sub = r + (yIndex - 1) * ow
+                        for xIndex in 0..<ow { sums[xIndex] += add[xIndex] - sub[xIndex] }
+                    }
+                    for xIndex in 0..<ow { d[yIndex * ow + xIndex] = sums[xIndex] / area }
                 }
             }
         }

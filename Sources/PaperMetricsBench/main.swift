@@ -29,6 +29,8 @@ final class TimingBackbone: WeightSource {
     }
 }
 
+// As `vqrt` does: idle OpenMP threads sleep instead of spinning (see Threading.reexecWithPassiveOpenMPIfNeeded).
+Threading.reexecWithPassiveOpenMPIfNeeded()
 let args = CommandLine.arguments
 do {
     switch args.count > 1 ? args[1] : "" {
