@@ -2,6 +2,7 @@
 import Foundation
 import Imaging
 import NN
+import NPY
 import XCTest
 import Metrics
 
@@ -137,6 +138,11 @@ final class SSIMTests: XCTestCase {
         try a.merge(b)
         XCTAssertEqual(a.mean!, 1.75 / 3, accuracy: 1e-15)
         XCTAssertNil(PairMean().mean)
+        // A shard's state survives its archive exactly (eval's partial-state files).
+        let restored = try PairMean(archive: NPZArchive(try a.archived(prefix: "ssim_skimage_")), prefix: "ssim_skimage_",
+                                    file: "partial.npz")
+        XCTAssertEqual(restored, a)
+        XCTAssertThrowsError(try PairMean(archive: NPZArchive(try a.archived(prefix: "x_")), prefix: "y_", file: "p.npz"))
     }
 }
 
