@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "CImageShim", linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
         .target(name: "Imaging", dependencies: ["CImageShim"], swiftSettings: optimise),
         // FID, IS, reconstruction statistics, reports.
-        .target(name: "Metrics", dependencies: ["Tensor", "CLAPACK", "NPY"], swiftSettings: optimise),
+        .target(name: "Metrics", dependencies: ["Tensor", "CLAPACK", "NPY", "Imaging"], swiftSettings: optimise),
         // The one batch path under every command: images -> model / Inception -> images, arrays, metrics;
         // evaluation state, merge and reports; the checks every command makes before compute.
         .target(name: "Pipeline", dependencies: ["Models", "Imaging", "Metrics", "NPY", "Tensor", "TorchFormats", "NN"],
@@ -55,6 +55,9 @@ let package = Package(
             dependencies: ["Pipeline", "PickleVM", "TorchFormats", "NPY", "Tensor", "Models", "Imaging", "Metrics",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: optimise),
+        // Times the paper metrics' library calls for tools/bench_paper_metrics.py.
+        .executableTarget(name: "vqrt-paper-bench", dependencies: ["Imaging", "Metrics", "Models", "NN", "Tensor"],
+                          path: "Sources/PaperMetricsBench", swiftSettings: optimise),
         // libFuzzer entry points; built only by tools/fuzz with -sanitize=fuzzer.
         .executableTarget(name: "vqrt-fuzz", dependencies: ["PickleVM", "TorchFormats"], path: "Sources/Fuzz"),
 
@@ -67,7 +70,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "NPY"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "NPY"]),
         .testTarget(name: "InceptionTests", dependencies: ["Models", "NN", "Tensor", "Imaging", "NPY"]),
-        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "NPY", "Tensor", "NN", "CLAPACK"]),
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "NPY", "Tensor", "NN", "CLAPACK", "Imaging"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -18,8 +18,19 @@
 //     "vit-vqgan-colab": the author's notebook variant, shorter side to 256 with LANCZOS, then center crop.
 // inception (pytorch-fid 0.3.0 `ImagePathDataset` + `InceptionV3.forward`): `ToTensor()`, then
 //     `F.interpolate(size=(299, 299), mode="bilinear", align_corners=False)`, then `2 * x - 1`.
+// inception-torch-fidelity (torch-fidelity 0.4.0 `ImagesPathDataset` + `FeatureExtractorInceptionV3.forward`, also
+//     behind torchmetrics' FID/KID and the bytedance 1d-tokenizer evaluator): the uint8 image as float32 [0, 255],
+//     TF1-style bilinear resize to 299 (`TensorFlowResize`), then `(x - 128) / 128`.
 //
 // A preset name may carry a resolution: "ldm-vqgan@512" uses 512 wherever the preset uses 256.
+
+/// The bilinear resize of a preset's tensor step.
+public enum TensorResizeMethod: Sendable, Equatable {
+    /// `F.interpolate(mode="bilinear", align_corners=False)` (`Interpolate`).
+    case pytorch
+    /// TensorFlow 1.x `resize_bilinear` as torch-fidelity reimplements it (`TensorFlowResize`).
+    case tensorflow1
+}
 
 public struct Preset: Sendable, Equatable {
     public enum Geometry: Sendable, Equatable {
@@ -41,6 +52,8 @@ public struct Preset: Sendable, Equatable {
     /// If set: `F.interpolate` (bilinear, align_corners=False, ATen's CPU kernel choice) to this square size,
     /// applied to the scaled tensor, followed by `x * affineScale + affineOffset` (pytorch-fid's `2 * x - 1`).
     public var tensorResize: Int?
+    /// Which bilinear resize `tensorResize` means.
+    public var tensorResizeMethod: TensorResizeMethod = .pytorch
     public var affineScale: Float = 1
     public var affineOffset: Float = 0
     public var output: OutputMapping
@@ -80,8 +93,16 @@ public struct Preset: Sendable, Equatable {
                affineScale: 2, affineOffset: -1, output: .unit)
     }
 
+    /// torch-fidelity's Inception input: bytes as float32, TF1 bilinear resize, `(x - 128) / 128`, computed as
+    /// `x * (1/128) - 1`, which rounds identically (scaling by a power of two is exact).
+    public static func inceptionTorchFidelity(resolution: Int = 299) -> Preset {
+        Preset(name: "inception-torch-fidelity", geometry: .none, input: .byte, tensorResize: resolution,
+               tensorResizeMethod: .tensorflow1, affineScale: 1.0 / 128, affineOffset: -1, output: .unit)
+    }
+
     /// Names accepted by `named(_:)`.
-    public static let names = ["rt-vqvae", "rt-vqvae-numpy", "ldm-vqgan", "vit-vqgan", "vit-vqgan-colab", "inception"]
+    public static let names = ["rt-vqvae", "rt-vqvae-numpy", "ldm-vqgan", "vit-vqgan", "vit-vqgan-colab", "inception",
+                               "inception-torch-fidelity"]
 
     /// A preset by name, optionally with "@resolution" ("vit-vqgan@128"). Nil for unknown names / bad sizes.
     public static func named(_ spec: String) -> Preset? {
@@ -99,6 +120,7 @@ public struct Preset: Sendable, Equatable {
         case "vit-vqgan": return vitVQGAN(resolution: res ?? 256)
         case "vit-vqgan-colab": return vitVQGANColab(resolution: res ?? 256)
         case "inception": return inception(resolution: res ?? 299)
+        case "inception-torch-fidelity": return inceptionTorchFidelity(resolution: res ?? 299)
         default: return nil
         }
     }
@@ -142,7 +164,12 @@ public struct Preset: Sendable, Equatable {
         let p = try prepare(image)
         var x = TensorConversion.chw(p, scaling: input)
         guard let r = tensorResize else { return (x, p.height, p.width, p) }
-        x = try Interpolate.bilinear(x, channels: 3, inHeight: p.height, inWidth: p.width, outHeight: r, outWidth: r)
+        switch tensorResizeMethod {
+        case .pytorch:
+            x = try Interpolate.bilinear(x, channels: 3, inHeight: p.height, inWidth: p.width, outHeight: r, outWidth: r)
+        case .tensorflow1:
+            x = try TensorFlowResize.bilinear(x, channels: 3, inHeight: p.height, inWidth: p.width, outHeight: r, outWidth: r)
+        }
         if affineScale != 1 || affineOffset != 0 {
             // Two roundings (no FMA), as `2 * x - 1` in PyTorch.
             let a = affineScale, b = affineOffset

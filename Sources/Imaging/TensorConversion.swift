@@ -13,6 +13,8 @@ public enum InputScaling: Sendable, Equatable {
     case symmetric
     /// pytorch-fid after ToTensor: `2 * (v / 255) - 1` in float32.
     case twoXMinusOne
+    /// The byte as a float32 value in [0, 255] (`uint8_tensor.to(torch.float32)`, torch-fidelity).
+    case byte
 }
 
 /// How model outputs become 8-bit pixels (all truncate, as `astype(np.uint8)` / `.to(torch.uint8)` do).
@@ -44,6 +46,7 @@ public enum TensorConversion {
                 case .normalized(let mean, let std): y = (x - mean[c % mean.count]) / std[c % std.count]
                 case .symmetric: y = Float(Double(v) / 127.5 - 1.0)
                 case .twoXMinusOne: y = 2 * x - 1
+                case .byte: y = Float(v)
                 }
                 lut[c * 256 + v] = y
             }

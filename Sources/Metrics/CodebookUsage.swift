@@ -9,6 +9,10 @@
 //   initialiser counts full windows only.
 // - over the whole run: the share of codes used at all, and the perplexity exp(-Σ_k p_k ln p_k) of the code
 //   frequencies p_k.
+// - the codebook entropy in bits as bytedance/1d-tokenizer's `VQGANEvaluator` prints it ("CodebookEntropy",
+//   evaluator/evaluator.py): p = frequencies / frequencies.sum() over every codebook entry (float64), then
+//   Σ_k -log2(p_k + 1e-8) · p_k. The 1e-8 inside the logarithm is theirs: it makes the value slightly smaller than
+//   the exact entropy (by ~1.4e-8·K/ln 2 bits at most for K used codes), and unused entries contribute 0.
 //
 // Windows are numbered by global image index (startIndex + position) / window, so shards of a run can be merged:
 // a window split between shards is completed by merging the shards' partial code sets.
@@ -26,6 +30,8 @@ public struct CodebookUsageResult: Equatable, Sendable {
     public let usage: Double
     /// exp(entropy) of the code frequencies over the whole run (natural log).
     public let perplexity: Double
+    /// 1d-tokenizer's "CodebookEntropy": Σ -log2(p + 1e-8)·p in bits (0 before any code).
+    public let entropyBits: Double
     /// Code indices counted.
     public let totalCodes: Int
 }
@@ -149,7 +155,20 @@ public struct CodebookUsage: MergeableAccumulator, Sendable {
         return CodebookUsageResult(
             windowedUsage: usages.isEmpty ? nil : usages.reduce(0, +) / Double(usages.count),
             windows: usages.count, windowImages: windowImages, usedCodes: used,
-            usage: Double(used) / Double(codebookSize), perplexity: exp(entropy), totalCodes: Int(total))
+            usage: Double(used) / Double(codebookSize), perplexity: exp(entropy),
+            entropyBits: CodebookUsage.entropyBits(counts: counts), totalCodes: Int(total))
+    }
+
+    /// 1d-tokenizer's codebook entropy (bits) of per-entry code counts; 0 when nothing was counted.
+    public static func entropyBits(counts: [Int64]) -> Double {
+        let total = Double(counts.reduce(0, +))
+        guard total > 0 else { return 0 }
+        var bits = 0.0
+        for c in counts where c > 0 {
+            let p = Double(c) / total
+            bits += -log2(p + 1e-8) * p
+        }
+        return bits
     }
 
     public func archived(prefix: String) throws -> [(String, NPYArray)] {

@@ -12,9 +12,14 @@
 // ReLU commute), which lets a network skip a pass over the larger pre-pool activation.
 
 extension Tensor {
-    /// torch.nn.functional.max_pool2d(x, kernel, stride, padding) (floor mode, dilation 1).
-    public func maxPool2d(kernel: Int, stride: Int, padding: Int = 0, reluInput: Bool = false) throws -> Tensor {
-        try Profiler.measure("max pool") { try pool(kernel: kernel, stride: stride, padding: padding, op: .max(relu: reluInput)) }
+    /// torch.nn.functional.max_pool2d(x, kernel, stride, padding, ceil_mode=ceilMode) (dilation 1). In ceil mode
+    /// the last window may run past the input (and is clipped to it), unless it would start in the right/bottom
+    /// padding (PyTorch's `pooling_output_shape`).
+    public func maxPool2d(kernel: Int, stride: Int, padding: Int = 0, ceilMode: Bool = false,
+                          reluInput: Bool = false) throws -> Tensor {
+        try Profiler.measure("max pool") {
+            try pool(kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode, op: .max(relu: reluInput))
+        }
     }
 
     /// torch.nn.functional.avg_pool2d(x, kernel, stride, padding, count_include_pad=countIncludePad)
@@ -56,14 +61,21 @@ extension Tensor {
 
     private enum PoolOp { case max(relu: Bool), average(countIncludePad: Bool) }
 
-    private func pool(kernel k: Int, stride s: Int, padding p: Int, op: PoolOp) throws -> Tensor {
+    private func pool(kernel k: Int, stride s: Int, padding p: Int, ceilMode: Bool = false, op: PoolOp) throws -> Tensor {
         guard rank == 4 else { throw TensorError.shapeMismatch("pooling expects [N, C, H, W], got \(shape)") }
         guard k > 0, s > 0, p >= 0, p <= k / 2 else {
             // PyTorch: "pad should be at most half of effective kernel size".
             throw TensorError.invalidArgument("pooling kernel \(k), stride \(s), padding \(p)")
         }
         let n = shape[0], c = shape[1], h = shape[2], w = shape[3]
-        let oh = (h + 2 * p - k) / s + 1, ow = (w + 2 * p - k) / s + 1
+        func outputSize(_ size: Int) -> Int {
+            let span = size + 2 * p - k
+            guard span >= 0 else { return 0 }
+            var o = (ceilMode ? (span + s - 1) / s : span / s) + 1
+            if ceilMode, (o - 1) * s >= size + p { o -= 1 }
+            return o
+        }
+        let oh = outputSize(h), ow = outputSize(w)
         guard h + 2 * p >= k, w + 2 * p >= k, oh > 0, ow > 0 else {
             throw TensorError.shapeMismatch("input \(shape) is too small for a \(k)x\(k) pooling window")
         }

@@ -18,7 +18,8 @@ public enum InceptionError: Error, CustomStringConvertible, Equatable {
         case .weightsNotFound(let path):
             return "Inception weights not found at '\(path)'. The standard file is \(InceptionWeights.standardFileName) "
                 + "from \(InceptionWeights.standardURL) (SHA-256 \(InceptionWeights.standardSHA256)); pytorch-fid "
-                + "caches it under ~/.cache/torch/hub/checkpoints/."
+                + "caches it under ~/.cache/torch/hub/checkpoints/. torch-fidelity's own conversion of the same network, "
+                + "\(InceptionWeights.torchFidelityFileName) from \(InceptionWeights.torchFidelityURL), is accepted too."
         case .notFIDInception(let m):
             return "not the FID Inception-v3 weights: \(m)"
         }
@@ -31,6 +32,16 @@ public enum InceptionWeights {
         "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth"
     /// From a third-party asset manifest (spec/metrics.md §4.1); its first 8 hex digits match the file name.
     public static let standardSHA256 = "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2"
+
+    /// torch-fidelity's conversion of the same TF graph (`utils/util_convert_inception_weights.py`): a plain dict of
+    /// the same 472 tensors under the same names (no `num_batches_tracked`), written by its own `torch.save`. Its name
+    /// carries pytorch-fid's hash suffix, but torch.hub never checks it (`check_hash` is off) and the converter
+    /// writes `pt-inception-2015-12-05.pth`: the suffix says nothing about the bytes, which could not be compared
+    /// here (no network). Both files load through `load(path:)`; the protocol, not the file, makes torch-fidelity's
+    /// features differ.
+    public static let torchFidelityFileName = "weights-inception-2015-12-05-6726825d.pth"
+    public static let torchFidelityURL =
+        "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth"
 
     /// Where torch.hub (pytorch-fid, pytorch-image-generation-metrics) keeps the file: `$TORCH_HOME/hub/checkpoints`,
     /// else `$XDG_CACHE_HOME/torch/hub/checkpoints`, else `~/.cache/torch/hub/checkpoints`.
