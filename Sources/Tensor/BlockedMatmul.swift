@@ -2,9 +2,9 @@
 //
 // oneDNN's gemm splits the sum over K between threads for some shapes and thread counts, and a sum split in two
 // rounds differently from the same sum done in one pass: results would change with --threads. vqrt instead cuts
-// every product into fixed blocks of rows, computes each block on a single thread (oneDNN runs single-threaded
-// inside a parallel region, and is limited to one thread where a block runs outside one) and spreads the blocks over
-// the threads. A block's sums are then the same whatever
+// every product into blocks of rows fixed by the product's shape, computes each block on a single thread (oneDNN
+// runs single-threaded inside a parallel region, and is limited to one thread where a block runs outside one) and
+// spreads the blocks over the threads. A block's sums are then the same whatever
 // the thread count, and, the blocks being fixed by the problem's own shape, whatever else runs beside it.
 import CDNNL
 import Foundation
@@ -40,9 +40,15 @@ struct MatrixOperand {
 }
 
 enum BlockedMatmul {
-    /// Rows per block: large enough for the gemm kernels to run near their peak on one thread, small enough to give
-    /// every thread blocks of an image's tokens.
-    static let blockRows = 64
+    /// Rows per block for a product of `batches` matrices of `rows` rows: about 16 blocks in all, so that any
+    /// thread count finds work, but never under 64 rows (the gemm kernels need that many to run near their peak on
+    /// one thread) and never split when the batch alone gives enough blocks (Winograd's 36 products). A function
+    /// of the shape only: the same blocks, hence the same bits, whatever the thread count.
+    static func rowsPerBlock(rows: Int, batches: Int) -> Int {
+        let perMatrix = max(1, 16 / max(batches, 1))
+        let r = (rows + perMatrix - 1) / perMatrix
+        return max(1, min(rows, max(64, (r + 15) / 16 * 16)))
+    }
 
     private struct Key: Hashable {
         let rows: Int, k: Int, n: Int
@@ -54,15 +60,20 @@ enum BlockedMatmul {
     nonisolated(unsafe) private static var primitives: [Key: DNNLPrimitive] = [:]
 
     /// C = alpha · A·B (+ bias, broadcast over rows) (+ C's previous contents when `accumulate`), over the batch
-    /// dimensions of C; A and B have C's batch dimensions (stride 0 for a shared operand).
+    /// dimensions of C; A and B have C's batch dimensions (stride 0 for a shared operand). `blockRows`: rows per
+    /// block, by default `rowsPerBlock` of the whole product; a caller whose batch dimension counts images (and so
+    /// changes with the batch size) passes one that depends on an image's rows only.
     static func run(_ a: MatrixOperand, _ b: MatrixOperand, into c: MatrixOperand, alpha: Float = 1,
-                    bias: UnsafeMutablePointer<Float>? = nil, accumulate: Bool = false, what: String) throws {
+                    bias: UnsafeMutablePointer<Float>? = nil, accumulate: Bool = false, blockRows: Int? = nil,
+                    what: String) throws {
         let m = c.rows, n = c.cols, k = a.cols
         guard a.rows == m, b.rows == k, b.cols == n, a.batchDims == c.batchDims, b.batchDims == c.batchDims else {
             throw TensorError.shapeMismatch("\(what): \(a.dims) x \(b.dims) -> \(c.dims)")
         }
-        let batches = c.batchDims.reduce(1, *), blocks = (m + blockRows - 1) / blockRows
+        let batches = c.batchDims.reduce(1, *)
         if batches == 0 || m == 0 || n == 0 { return }
+        let blockRows = blockRows ?? rowsPerBlock(rows: m, batches: batches)
+        let blocks = (m + blockRows - 1) / blockRows
         let full = try primitive(rows: min(m, blockRows), a, b, c, alpha: alpha, bias: bias != nil, accumulate: accumulate, what: what)
         let tail = m % blockRows == 0 || m < blockRows ? full
             : try primitive(rows: m % blockRows, a, b, c, alpha: alpha, bias: bias != nil, accumulate: accumulate, what: what)
@@ -124,7 +135,7 @@ enum BlockedMatmul {
     }
 
     /// The oneDNN implementation a product of this shape runs (diagnostics).
-    static func implementation(_ a: MatrixOperand, _ b: MatrixOperand, into c: MatrixOperand) throws -> String {
+    static func implementation(_ a: MatrixOperand, _ b: MatrixOperand, into c: MatrixOperand, blockRows: Int) throws -> String {
         try primitive(rows: min(c.rows, blockRows), a, b, c, alpha: 1, bias: false, accumulate: false, what: "matmul").implementation
     }
 }

@@ -87,12 +87,16 @@ public final class LinearKernel: @unchecked Sendable {
         try Profiler.measure(precision == .bf16 ? "linear bf16" : "linear",
                              flops: 2 * Double(batch * rows) * Double(inFeatures) * Double(outFeatures)) {
             try BlockedMatmul.run(a, weightOperand(batch: batch), into: c, bias: bias?.pointer, accumulate: residual != nil,
-                                  what: "linear")
+                                  blockRows: LinearKernel.rowsPerBlock(rows), what: "linear")
         }
         withExtendedLifetime(source) {}
         if precision == .bf16, execution.roundsBFloat16Outputs { roundToBFloat16(out.pointer, count: out.count) }
         return out
     }
+
+    /// Rows per block for an image's `rows` rows: a function of one image's rows only (the batch dimension counts
+    /// images), about 16 blocks for an image's tokens, at least 64 rows each.
+    static func rowsPerBlock(_ rows: Int) -> Int { BlockedMatmul.rowsPerBlock(rows: rows, batches: 1) }
 
     /// Implementation oneDNN uses for `rows` input rows (diagnostics).
     public func implementation(rows: Int) throws -> String {
@@ -100,7 +104,8 @@ public final class LinearKernel: @unchecked Sendable {
         return try BlockedMatmul.implementation(
             MatrixOperand(dummy, dims: [1, rows, inFeatures], strides: [rows * inFeatures, inFeatures, 1], type: weightType),
             weightOperand(batch: 1),
-            into: MatrixOperand(dummy, dims: [1, rows, outFeatures], strides: [rows * outFeatures, outFeatures, 1]))
+            into: MatrixOperand(dummy, dims: [1, rows, outFeatures], strides: [rows * outFeatures, outFeatures, 1]),
+            blockRows: LinearKernel.rowsPerBlock(rows))
     }
 }
 
