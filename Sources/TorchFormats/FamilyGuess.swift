@@ -1,4 +1,4 @@
-// Which of the three VQ families a state dict belongs to, and the hyper-parameters its keys and shapes reveal.
+// Which of the VQ families a state dict belongs to, and the hyper-parameters its keys and shapes reveal.
 // (The models build from the same facts; `--family` / `--config` override.)
 
 import PickleVM
@@ -10,6 +10,10 @@ public enum ModelFamily: String, CaseIterable, Sendable {
     case ldmVQGAN = "ldm-vqgan"
     /// Table 4 ViT-VQGAN: enhancing-transformers ViTVQ.
     case vitVQGAN = "vit-vqgan"
+    /// LlamaGen VQ-16 / VQ-8 (FoundationVision/LlamaGen `tokenizer/tokenizer_image/vq_model.py`).
+    case llamagenVQ = "llamagen-vq"
+    /// MaskGIT's VQGAN as bytedance/1d-tokenizer ports it (`modeling/modules/maskgit_vqgan.py`).
+    case maskgitVQGAN = "maskgit-vqgan"
 }
 
 public struct FamilyGuess {
@@ -34,6 +38,18 @@ public struct FamilyGuess {
             }
             config += taming(sd, prefix: "")
             return FamilyGuess(family: .rtVQVAE, config: config)
+        }
+        // Until detection moves into Models (one registry, issue 10): the key tests of LlamaGenVQ.matches and
+        // MaskGITVQGAN.matches, whose hyper-parameters the loader reads (LlamaGenVQ.args, MaskGITVQGAN.config).
+        // LlamaGen also has quantize.embedding + quant_conv, so it must be told apart before ldm-vqgan.
+        if names.contains("encoder.conv_blocks.0.res.0.conv1.weight"), names.contains("quant_conv.weight"),
+           let e = shape("quantize.embedding.weight") {
+            return FamilyGuess(family: .llamagenVQ, config: [("codebook_size", .int(Int64(e[0]))), ("codebook_embed_dim", .int(Int64(e.last ?? 0)))])
+        }
+        if names.contains("encoder.down.0.block.0.conv1.weight"), names.contains("decoder.up.0.block.0.conv1.weight"),
+           !names.contains("encoder.conv_in.bias"), !names.contains("quant_conv.weight"), names.contains("encoder.conv_in.weight"),
+           let e = shape("quantize.embedding.weight") {
+            return FamilyGuess(family: .maskgitVQGAN, config: [("num_embeddings", .int(Int64(e[0]))), ("z_channels", .int(Int64(e.last ?? 0)))])
         }
         if names.contains("quantize.embedding.weight"), names.contains("quant_conv.weight"), let e = shape("quantize.embedding.weight") {
             var config: [(String, JSONValue)] = [("n_embed", .int(Int64(e[0]))), ("embed_dim", .int(Int64(e.last ?? 0)))]

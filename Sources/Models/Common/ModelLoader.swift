@@ -21,20 +21,28 @@ public enum ModelLoader {
 
     public static func load(path: String, family forced: ModelFamily? = nil, configPath: String? = nil) throws -> LoadedModel {
         let ckpt = try Checkpoint.open(path: path)
-        let sd = try ckpt.stateDict()
+        var sd = try ckpt.stateDict()
         let yaml = try configPath.map { try loadYAML($0) }
-        guard let family = forced ?? FamilyGuess.detect(sd, checkpoint: ckpt)?.family else {
+        guard let family = forced ?? detect(sd, checkpoint: ckpt) else {
             throw ModelError.unknownFamily("\(sd.count) weights match none of the known key layouts")
         }
+        // LlamaGen's evaluation takes `ema` before `model` (the generic order prefers `model`).
+        if family == .llamagenVQ { sd = try ckpt.stateDict(preferring: LlamaGenVQ.stateDictKeys) }
         let loader = WeightLoader(StateDictWeightSource(sd))
         let model: VQModel
+        var familyIgnored: [String] = []
         switch family {
         case .ldmVQGAN: model = try buildLDM(loader.root, sd, yaml)
         case .rtVQVAE: model = try buildRT(loader.root, sd, ckpt)
         case .vitVQGAN: model = try buildViT(loader.root, sd, yaml)
+        case .llamagenVQ:
+            model = try buildLlamaGen(loader.root, sd, ckpt, try yaml ?? huggingFaceConfig(besides: path))
+            familyIgnored = LlamaGenVQ.unusedKeys
+        case .maskgitVQGAN:
+            model = try MaskGITVQGAN(loader.root, config: try MaskGITVQGAN.config(from: sd, config: try yaml ?? huggingFaceConfig(besides: path) ?? [:]))
         }
         let report = try loader.finish(ignoring: ["loss."])
-        let ignored = report.unexpected.filter { k in inferenceIgnored.contains { k.hasSuffix($0) } }
+        let ignored = report.unexpected.filter { k in inferenceIgnored.contains { k.hasSuffix($0) } || familyIgnored.contains(k) }
         let unexpected = report.unexpected.filter { !ignored.contains($0) }
         guard unexpected.isEmpty else {
             throw ModelError.badConfig("\(unexpected.count) checkpoint weight(s) are not used by the detected \(family.rawValue) configuration: \(unexpected.prefix(8).joined(separator: ", "))\(unexpected.count > 8 ? ", ..." : "")")
@@ -43,6 +51,37 @@ public enum ModelLoader {
         // checkpoint's size off the peak memory of every run).
         ckpt.releaseResidentPages()
         return LoadedModel(model: model, checkpoint: ckpt, stateDict: sd, ignoredKeys: ignored)
+    }
+
+    /// The family of a state dict: the Models predicates of the newer families first (LlamaGen also has
+    /// `quantize.embedding` + `quant_conv`, like ldm-vqgan), then TorchFormats' guess.
+    /// (Until the family registry of issue 10 replaces both.)
+    static func detect(_ sd: StateDict, checkpoint: Checkpoint) -> ModelFamily? {
+        if LlamaGenVQ.matches(sd) { return .llamagenVQ }
+        if MaskGITVQGAN.matches(sd) { return .maskgitVQGAN }
+        return FamilyGuess.detect(sd, checkpoint: checkpoint)?.family
+    }
+
+    /// A Hugging Face `config.json` in the checkpoint's folder (`save_pretrained` writes it beside
+    /// `model.safetensors` / `pytorch_model.bin`), read when no --config is given; nil when there is none.
+    static func huggingFaceConfig(besides path: String) throws -> [String: Any]? {
+        let json = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("config.json").path
+        guard FileManager.default.fileExists(atPath: json) else { return nil }
+        return try loadYAML(json)        // JSON is YAML
+    }
+
+    static func buildLlamaGen(_ w: Weights, _ sd: StateDict, _ ckpt: Checkpoint, _ config: [String: Any]?) throws -> VQModel {
+        // The training `args` Namespace carries codebook_l2_norm / codebook_size too; a config file wins.
+        var stated: [String: Any] = [:]
+        for (k, v) in ckpt.namespaceArgs() ?? [:] {
+            switch v {
+            case .bool(let b): stated[k] = b
+            case .int(let i): stated[k] = Int(i)
+            default: break
+            }
+        }
+        for (k, v) in config ?? [:] { stated[k] = v }
+        return try LlamaGenVQ(w, args: try LlamaGenVQ.args(from: sd, config: stated))
     }
 
     static func loadYAML(_ path: String) throws -> [String: Any] {
@@ -74,7 +113,7 @@ public enum ModelLoader {
             if sd.names.contains(where: { $0.hasPrefix("\(prefix)encoder.down.\(level).attn.") }) { attnLevels.append(level) }
             level += 1
         }
-        guard !mult.isEmpty else { throw ModelError.badConfig("no encoder.down.* blocks") }
+        guard !mult.isEmpty else { throw ModelError.badConfig("weight '\(prefix)encoder.down.0.block.0.conv1.weight' is missing") }
         var blocks = 0
         while sd["\(prefix)encoder.down.0.block.\(blocks).conv1.weight"] != nil { blocks += 1 }
         let convOut = try shape(sd, "\(prefix)encoder.conv_out.weight")
@@ -99,7 +138,7 @@ public enum ModelLoader {
     static func buildRT(_ w: Weights, _ sd: StateDict, _ ckpt: Checkpoint) throws -> VQModel {
         let config = try tamingConfig(sd)
         guard let embedKey = sd.names.first(where: { $0.hasSuffix("_codebook.embed") }), embedKey.hasPrefix("vq.") else {
-            throw ModelError.badConfig("no vq._codebook.embed")
+            throw ModelError.badConfig("weight 'vq._codebook.embed' is missing")
         }
         let e = try shape(sd, embedKey)
         guard e.count == 3, e[0] == 1 else { throw ModelError.badConfig("\(embedKey) has shape \(e), expected [1, K, D]") }
