@@ -142,14 +142,19 @@ class MaskGITTokenizer(torch.nn.Module):
         self.quantize = mg.VectorQuantizer(num_embeddings=num_embeddings, embedding_dim=conf.z_channels, commitment_cost=0.25)
 
 
-# Uniform per-family operations on an upstream model: (latents, flat codes) and the decode of codes.
+# Uniform per-family operations on an upstream model: (latents, codes [N, h, w]) from upstream's own encode (the
+# latents, which it does not return, are caught on their way into the quantizer), and the decode of codes.
 def encode(fam, m, x):
-    if fam == "llamagen-vq":
-        h = m.quant_conv(m.encoder(x))
-        _, _, (_, _, indices) = m.encode(x)                            # upstream's own encode
-        return h, indices.reshape(h.shape[0], h.shape[2], h.shape[3])
-    h = m.encoder(x)
-    codes = UP["titok"].PretrainedTokenizer.encode(m, x)                # upstream's own encode: [N, h*w]
+    caught = []
+    hook = m.quantize.register_forward_pre_hook(lambda module, args: caught.append(args[0]))
+    try:
+        if fam == "llamagen-vq":
+            _, _, (_, _, codes) = m.encode(x)                          # vq_model.VQModel.encode: flat codes
+        else:
+            codes = UP["titok"].PretrainedTokenizer.encode(m, x)        # [N, h*w]
+    finally:
+        hook.remove()
+    h = caught[0]
     return h, codes.reshape(h.shape[0], h.shape[2], h.shape[3])
 
 
