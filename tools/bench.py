@@ -3,8 +3,8 @@
 
     .venv-tools/bin/python tools/bench.py [--repeats 3] [--batches 1 8] [--only rt-f8 ...] [--vqrt .build/release/vqrt]
 
-For each model (Table 1 f=8 and f=4 cosine, Table 3 32x32x4 and 64x64x3, Table 4 ViT-VQGAN small; real
-architectures, random weights, 256x256 inputs) and batch size: reconstruction (encode + quantize + decode) in a
+For each model (Table 1 f=8 and f=4 cosine, Table 3 32x32x4 and 64x64x3, Table 4 ViT-VQGAN small, LlamaGen VQ-16
+and VQ-8, MaskGIT-VQGAN f16; real architectures, random weights, 256x256 inputs) and batch size: reconstruction (encode + quantize + decode) in a
 fresh process per measurement, one warm-up then `--repeats` timed runs, median images/s and peak RSS (wait4).
 PyTorch runs under torch.inference_mode with torch.set_num_threads(threads), in its default layout and in
 channels_last; the faster is reported. The checkpoints are written once to /tmp/vqrt_bench.
@@ -36,7 +36,43 @@ MODELS = {
     "ldm-32x32x4": ("Table 3 32x32x4", "ldm_t3_32x32x4.ckpt"),
     "ldm-64x64x3": ("Table 3 64x64x3", "ldm_t3_64x64x3.ckpt"),
     "vit-small": ("Table 4 ViT-VQGAN small", "vit_small.ckpt"),
+    "llamagen-vq16": ("LlamaGen VQ-16", "llamagen_vq16.pt"),
+    "llamagen-vq8": ("LlamaGen VQ-8", "llamagen_vq8.pt"),
+    "maskgit-f16": ("MaskGIT-VQGAN f16", "maskgit_f16.bin"),
 }
+# These rows run the UPSTREAM PyTorch modules (LlamaGen vq_model.py, 1d-tokenizer maskgit_vqgan.py through
+# PretrainedTokenizer's module tree), imported from the git mirrors of tools/make_upstream_model_fixtures.py
+# (VQRT_MIRROR, default /work/.mirror); without them the rows are skipped.
+UPSTREAM_ROWS = {"llamagen-vq16": "llamagen-vq", "llamagen-vq8": "llamagen-vq", "maskgit-f16": "maskgit-vqgan"}
+MIRROR = os.environ.get("VQRT_MIRROR", "/work/.mirror")
+
+
+def upstream_model(key, state_dict=None):
+    """The upstream model for an UPSTREAM_ROWS key (default init, or `state_dict`), wrapped with the bench's
+    encode / decode_codes interface."""
+    import torch
+    import make_upstream_model_fixtures as up
+    if not up.UP:
+        up.load_upstream(MIRROR)
+    fam = UPSTREAM_ROWS[key]
+    if key == "maskgit-f16":
+        m = up.MaskGITTokenizer(up.maskgit_conf(), 1024)
+    else:
+        m = up.UP["vq_model"].VQ_models["VQ-16" if key == "llamagen-vq16" else "VQ-8"](codebook_size=16384, codebook_embed_dim=8)
+    if state_dict is not None:
+        m.load_state_dict(state_dict)
+
+    class Upstream(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.m = m
+
+        def encode(self, x):
+            return up.encode(fam, self.m, x)        # upstream's encode (latents caught by a hook)
+
+        def decode_codes(self, codes):
+            return up.decode(fam, self.m, codes)    # decode_code / decoder(get_codebook_entry)
+    return Upstream().eval()
 
 TORCH_CHILD = r"""
 import json, resource, sys, time, torch
@@ -86,6 +122,8 @@ def build_model(key, path):
     from reference.containers import _schedulers_module
     _schedulers_module()
     ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    if key in UPSTREAM_ROWS:
+        return upstream_model(key, ckpt["model"] if key.startswith("llamagen") else ckpt)
     if key.startswith("rt-"):
         m = rt_vqvae.build(8 if key == "rt-f8" else 4, "cosine")
         sd = {k[len("module."):]: v for k, v in ckpt["model"].items()}
@@ -99,7 +137,7 @@ def build_model(key, path):
     return m
 
 
-def write_checkpoints():
+def write_checkpoints(keys):
     import torch
     from reference import ldm_vqgan, rt_vqvae, vit_vqgan
     from reference.containers import rt_args, save_lightning_ckpt, save_rt_checkpoint
@@ -107,10 +145,13 @@ def write_checkpoints():
     torch.manual_seed(0)
     for key, (_, name) in MODELS.items():
         path = os.path.join(BENCH_DIR, name)
-        if os.path.exists(path):
+        if key not in keys or os.path.exists(path):
             continue
         print(f"writing {path}", file=sys.stderr)
-        if key.startswith("rt-"):
+        if key in UPSTREAM_ROWS:
+            sd = upstream_model(key).m.state_dict()
+            torch.save({"model": sd} if key.startswith("llamagen") else sd, path)   # as released
+        elif key.startswith("rt-"):
             f = 8 if key == "rt-f8" else 4
             model = rt_vqvae.build(f, "cosine")
             with torch.no_grad():  # a unit-norm codebook, as the EMA cosine codebook is
@@ -167,8 +208,14 @@ def main():
     ap.add_argument("--vqrt-args", nargs=argparse.REMAINDER, default=[],
                     help="extra arguments for `vqrt bench` / `vqrt reconstruct` (e.g. --conv-algorithm direct); last")
     a = ap.parse_args()
+    if not os.path.isdir(os.path.join(MIRROR, "FoundationVision+LlamaGen")) or not os.path.isdir(
+            os.path.join(MIRROR, "bytedance+1d-tokenizer")):
+        skipped = [k for k in a.only if k in UPSTREAM_ROWS]
+        if skipped:
+            print(f"no upstream mirrors under {MIRROR}: skipping {', '.join(skipped)}", file=sys.stderr)
+        a.only = [k for k in a.only if k not in UPSTREAM_ROWS]
     vqrt = os.path.abspath(a.vqrt)
-    write_checkpoints()
+    write_checkpoints(set(a.only) | {"vit-small"})      # vit-small's checkpoint also serves the GEMM-peak run
     peak = gemm_peak(vqrt, a.threads)
     print(f"dense float32 GEMM peak: {peak:.1f} GFLOP/s ({a.threads} threads)", flush=True)
     rows, ttfr = [], []

@@ -4,6 +4,11 @@
 Command line (from the package root):
     .venv-tools/bin/python tools/make_imaging_fixtures.py            # writes Fixtures/imaging/
     .venv-tools/bin/python tools/make_imaging_fixtures.py --only npy  # just Fixtures/imaging/npy/
+    .venv-tools/bin/python tools/make_imaging_fixtures.py --only family-presets [--mirror /work/.mirror]
+
+Fixtures/imaging/family-presets/: the llamagen-vq and maskgit-vqgan presets computed by the upstream code itself
+(LlamaGen `center_crop_arr`, 1d-tokenizer `ImageTransform.eval_transform`, imported from git mirrors made with the
+search tool's `fetch`) on photos and synthetic patterns, and Pillow's BOX / BICUBIC resizes of the same sources.
 
 Fixtures/imaging/decode/: PNG and JPEG files in every variant the decoder handles (PNG written by the small
 encoder below so that every colour type / bit depth / interlace / tRNS / palette case exists; JPEG written by Pillow,
@@ -19,6 +24,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import struct
 import subprocess
 import tempfile
@@ -524,15 +530,136 @@ def make_resize():
         f.write("\n")
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# The llamagen-vq and maskgit-vqgan presets, computed by the UPSTREAM preprocessing code itself (LlamaGen's
+# `center_crop_arr` from dataset/augmentation.py, 1d-tokenizer's `ImageTransform.eval_transform` from
+# data/webdataset_reader.py), read from the git mirrors at generation time (never committed here).
+
+FAMILY_PHOTOS = ["astronaut.png", "chelsea.png", "rocket.jpg", "hubble_deep_field.jpg", "retina.jpg"]
+# (width, height): noise-like integer patterns exercising one and two BOX halvings with odd sides, upscaling, a
+# near no-op and an exact halving.
+FAMILY_SYNTHETIC = [(2100, 1100), (1031, 517), (100, 70), (257, 256), (513, 1024)]
+
+
+def synthetic_pattern(w, h):
+    """uint8 HxWx3, exactly reproducible in Swift (ImagingTests.FamilyPresetTests.syntheticPattern)."""
+    y, x = np.mgrid[0:h, 0:w].astype(np.int64)
+    planes = [(x * (31 + 7 * c) + y * (17 + 5 * c) + ((x * y) >> 3) * (c + 1)) & 255 for c in range(3)]
+    return np.stack(planes, axis=-1).astype(np.uint8)
+
+
+def upstream_modules(mirror):
+    """LlamaGen `dataset.augmentation` and 1d-tokenizer `data.webdataset_reader`, loaded from the mirrors."""
+    import importlib.util
+    import subprocess
+    import sys
+    import tempfile
+    import types
+    src = tempfile.mkdtemp(prefix="vqrt_presets_")
+    mods = {}
+    for name, repo, path in (("llamagen_augmentation", "FoundationVision+LlamaGen", "dataset/augmentation.py"),
+                             ("titok_webdataset_reader", "bytedance+1d-tokenizer", "data/webdataset_reader.py")):
+        text = subprocess.check_output(["git", "-C", os.path.join(mirror, repo, "repo"), "show", "HEAD:" + path])
+        rev = subprocess.check_output(["git", "-C", os.path.join(mirror, repo, "repo"), "rev-parse", "HEAD"]).decode().strip()
+        f = os.path.join(src, name + ".py")
+        with open(f, "wb") as fh:
+            fh.write(text)
+        sys.modules.setdefault("webdataset", types.ModuleType("webdataset"))   # only the training readers use it
+        spec = importlib.util.spec_from_file_location(name, f)
+        m = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(m)
+        mods[name] = (m, f"{repo.replace('+', '/')}@{rev[:12]}:{path}")
+    return mods
+
+
+def make_family_presets(mirror):
+    import torch
+    import torchvision
+    import torchvision.transforms as T
+    from PIL import Image
+
+    d = os.path.join(OUT, "family-presets")
+    if os.path.isdir(d):
+        shutil.rmtree(d)
+    os.makedirs(os.path.join(d, "images"))
+    mods = upstream_modules(mirror)
+    aug, aug_src = mods["llamagen_augmentation"]
+    wdr, wdr_src = mods["titok_webdataset_reader"]
+    llamagen = T.Compose([T.Lambda(lambda im: aug.center_crop_arr(im, 256)), T.ToTensor(),
+                          T.Normalize(mean=[0.5, 0.5, 0.5], std=[0.5, 0.5, 0.5], inplace=True)])
+    maskgit = wdr.ImageTransform(resize_shorter_edge=256, crop_size=256, random_crop=False, random_flip=False,
+                                 normalize_mean=[0., 0., 0.], normalize_std=[1., 1., 1.]).eval_transform
+    row_step = 37
+    sources, cases, resizes = [], [], []
+
+    def rows_of(name, arr):
+        np.save(os.path.join(d, name + ".npy"), np.ascontiguousarray(arr))
+        return name + ".npy"
+
+    images = []
+    for photo in FAMILY_PHOTOS:
+        # The photos are committed as JPEG (quality 92) to keep the fixture small; both sides decode that file.
+        im = Image.open(os.path.join(_skimage_data(), photo)).convert("RGB")
+        rel = "images/" + os.path.splitext(photo)[0] + ".jpg"
+        im.save(os.path.join(d, rel), quality=92)
+        images.append((rel, Image.open(os.path.join(d, rel)).convert("RGB"), "skimage/data/" + photo + " re-encoded"))
+    for (w, h) in FAMILY_SYNTHETIC:
+        images.append(("synthetic:%dx%d" % (w, h), Image.fromarray(synthetic_pattern(w, h)), "synthetic_pattern"))
+    for key, im, origin in images:
+        sources.append({"key": key, "width": im.size[0], "height": im.size[1], "origin": origin})
+        tag = key.replace("images/", "").replace(".jpg", "").replace("synthetic:", "syn_")
+        for preset, pipeline in (("llamagen-vq", llamagen), ("maskgit-vqgan", maskgit)):
+            x = pipeline(im.copy()).numpy().astype(np.float32)
+            assert x.shape == (3, 256, 256), x.shape
+            cases.append({"preset": preset, "src": key, "fnv1a64": fnv1a64(x.astype("<f4").tobytes()),
+                          "rows": rows_of("%s_%s_rows" % (preset.split("-")[0], tag), x[:, ::row_step, :]),
+                          "row_step": row_step})
+        # Pillow's BOX and BICUBIC directly: the halving center_crop_arr does, the shorter side to 256 / 200
+        # (down or up), and an upscale by ~1.7 (synthetic only, to keep outputs small).
+        sizes = [("box", (im.size[0] // 2, im.size[1] // 2))]
+        for short in (256, 200):
+            s = short / min(im.size)
+            sizes.append(("bicubic", tuple(round(v * s) for v in im.size)))
+        if key.startswith("synthetic") and max(im.size) < 600:
+            sizes.append(("bicubic", (im.size[0] * 17 // 10, im.size[1] * 17 // 10)))
+        for filt, size in sizes:
+            if min(size) < 1:
+                continue
+            out = np.asarray(im.resize(size, {"box": Image.BOX, "bicubic": Image.BICUBIC}[filt]))
+            resizes.append({"src": key, "filter": filt, "width": size[0], "height": size[1],
+                            "fnv1a64": fnv1a64(np.ascontiguousarray(out).tobytes()),
+                            "rows": rows_of("pil_%s_%s_%dx%d_rows" % (filt, tag, size[0], size[1]), out[::row_step]),
+                            "row_step": row_step})
+    manifest = {"upstream": {"llamagen-vq": aug_src + " center_crop_arr + ToTensor + Normalize(0.5, 0.5) "
+                                                      "(tokenizer/tokenizer_image/reconstruction_vq_ddp.py)",
+                             "maskgit-vqgan": wdr_src + " ImageTransform(256, 256).eval_transform"},
+                "versions": {"numpy": np.__version__, "torch": torch.__version__,
+                             "torchvision": torchvision.__version__, "pillow": Image.__version__},
+                "sources": sources, "presets": cases, "resizes": resizes,
+                "hash": "FNV-1a 64 of the little-endian float32 CHW tensor (presets) / uint8 HWC pixels (resizes); "
+                        "rows = every row_step-th row"}
+    with open(os.path.join(d, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=1, sort_keys=True)
+        f.write("\n")
+
+
+def _skimage_data():
+    import skimage
+    return os.path.join(os.path.dirname(skimage.__file__), "data")
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", choices=["npy", "images"], default=None)
+    ap.add_argument("--only", choices=["npy", "images", "family-presets"], default=None)
+    ap.add_argument("--mirror", default="/work/.mirror", help="git mirrors of LlamaGen and 1d-tokenizer (family-presets)")
     args = ap.parse_args()
     if args.only in (None, "npy"):
         make_npy()
     if args.only in (None, "images"):
         make_decode()
         make_resize()
+    if args.only in (None, "family-presets"):
+        make_family_presets(args.mirror)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,17 @@
 //     `Resize((256, 256))` (PIL bilinear, aspect ratio not kept), `CenterCrop((256, 256))` (a no-op), `ToTensor()`.
 //     Outputs: `clamp(0, 1)`, `(x * 255).astype(np.uint8)` (enhancing `utils/callback.py`).
 //     "vit-vqgan-colab": the author's notebook variant, shorter side to 256 with LANCZOS, then center crop.
+// llamagen-vq (FoundationVision/LlamaGen `tokenizer/tokenizer_image/reconstruction_vq_ddp.py` and
+//     `tokenizer/validation/val_ddp.py`): `center_crop_arr` (ADM: PIL BOX halvings while the shorter side is at
+//     least twice the size, PIL BICUBIC to `round(side * size / shorter)`, crop at floor((side - size) / 2)),
+//     `ToTensor()`, `Normalize([0.5]*3, [0.5]*3)` (float32). Outputs: `torch.clamp(127.5 * x + 128.0, 0, 255)`,
+//     `.to(torch.uint8)` (truncation). val_ddp.py writes its reference images through the same mapping, which
+//     gives back the prepared pixels exactly.
+// maskgit-vqgan (bytedance/1d-tokenizer `data/webdataset_reader.py` `ImageTransform.eval_transform` with the
+//     configs' defaults): torchvision `Resize(256, interpolation=BICUBIC, antialias=True)` on the PIL image
+//     (shorter side, Pillow bicubic), `CenterCrop(256)`, `ToTensor()`, `Normalize([0]*3, [1]*3)` (an exact
+//     identity): input [0, 1]. Outputs (`utils/train_utils.py` `eval_reconstruction`): `torch.clamp(x, 0, 1)`,
+//     `torch.round(x * 255)` (halves to even), not truncated.
 // inception (pytorch-fid 0.3.0 `ImagePathDataset` + `InceptionV3.forward`): `ToTensor()`, then
 //     `F.interpolate(size=(299, 299), mode="bilinear", align_corners=False)`, then `2 * x - 1`.
 // inception-torch-fidelity (torch-fidelity 0.4.0 `ImagesPathDataset` + `FeatureExtractorInceptionV3.forward`, also
@@ -44,6 +55,8 @@ public struct Preset: Sendable, Equatable {
         case resizeShorterCenterCrop(size: Int, filter: PILFilter)
         /// albumentations `SmallestMaxSize(size)` (cv2 INTER_LINEAR) then `CenterCrop(size, size)`.
         case smallestMaxSizeCenterCrop(size: Int)
+        /// ADM's `center_crop_arr(image, size)` (PIL BOX halvings, PIL BICUBIC, floor-offset crop).
+        case admCenterCrop(size: Int)
     }
 
     public var name: String
@@ -88,6 +101,17 @@ public struct Preset: Sendable, Equatable {
                input: .unit, tensorResize: nil, output: .unit)
     }
 
+    public static func llamagenVQ(resolution: Int = 256) -> Preset {
+        Preset(name: "llamagen-vq", geometry: .admCenterCrop(size: resolution),
+               input: .normalized(mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5]), tensorResize: nil,
+               output: .symmetricOffset128, originalsViaRoundTrip: true)
+    }
+
+    public static func maskgitVQGAN(resolution: Int = 256) -> Preset {
+        Preset(name: "maskgit-vqgan", geometry: .resizeShorterCenterCrop(size: resolution, filter: .bicubic),
+               input: .unit, tensorResize: nil, output: .unitRounded)
+    }
+
     public static func inception(resolution: Int = 299) -> Preset {
         Preset(name: "inception", geometry: .none, input: .unit, tensorResize: resolution,
                affineScale: 2, affineOffset: -1, output: .unit)
@@ -101,8 +125,8 @@ public struct Preset: Sendable, Equatable {
     }
 
     /// Names accepted by `named(_:)`.
-    public static let names = ["rt-vqvae", "rt-vqvae-numpy", "ldm-vqgan", "vit-vqgan", "vit-vqgan-colab", "inception",
-                               "inception-torch-fidelity"]
+    public static let names = ["rt-vqvae", "rt-vqvae-numpy", "ldm-vqgan", "vit-vqgan", "vit-vqgan-colab", "llamagen-vq",
+                               "maskgit-vqgan", "inception", "inception-torch-fidelity"]
 
     /// A preset by name, optionally with "@resolution" ("vit-vqgan@128"). Nil for unknown names / bad sizes.
     public static func named(_ spec: String) -> Preset? {
@@ -119,6 +143,8 @@ public struct Preset: Sendable, Equatable {
         case "ldm-vqgan": return ldmVQGAN(resolution: res ?? 256)
         case "vit-vqgan": return vitVQGAN(resolution: res ?? 256)
         case "vit-vqgan-colab": return vitVQGANColab(resolution: res ?? 256)
+        case "llamagen-vq": return llamagenVQ(resolution: res ?? 256)
+        case "maskgit-vqgan": return maskgitVQGAN(resolution: res ?? 256)
         case "inception": return inception(resolution: res ?? 299)
         case "inception-torch-fidelity": return inceptionTorchFidelity(resolution: res ?? 299)
         default: return nil
@@ -131,7 +157,7 @@ public struct Preset: Sendable, Equatable {
         switch geometry {
         case .none: return nil
         case .centerCrop(let s), .resizeSquare(let s, _), .resizeShorterCenterCrop(let s, _),
-             .smallestMaxSizeCenterCrop(let s): return (s, s)
+             .smallestMaxSizeCenterCrop(let s), .admCenterCrop(let s): return (s, s)
         }
     }
 
@@ -151,6 +177,8 @@ public struct Preset: Sendable, Equatable {
         case .smallestMaxSizeCenterCrop(let s):
             let r = try Albumentations.smallestMaxSize(image, maxSize: s)
             return try Albumentations.centerCrop(r, width: s, height: s)
+        case .admCenterCrop(let s):
+            return try ADMTransforms.centerCropArr(image, imageSize: s)
         }
     }
 

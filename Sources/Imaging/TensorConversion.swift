@@ -17,7 +17,8 @@ public enum InputScaling: Sendable, Equatable {
     case byte
 }
 
-/// How model outputs become 8-bit pixels (all truncate, as `astype(np.uint8)` / `.to(torch.uint8)` do).
+/// How model outputs become 8-bit pixels (all but `unitRounded` truncate, as `astype(np.uint8)` /
+/// `.to(torch.uint8)` do).
 public enum OutputMapping: Sendable, Equatable {
     /// enhancing-transformers loggers: `x.clamp(0, 1)`, then `(x * 255).astype(np.uint8)` in float32.
     case unit
@@ -28,6 +29,13 @@ public enum OutputMapping: Sendable, Equatable {
     /// `astype(np.uint8)`. numpy wraps out-of-range values modulo 256 (x86); `wrap: false` clamps to 0...255
     /// instead (the vqrt default), `wrap: true` reproduces numpy.
     case unnormalize(mean: [Double], std: [Double], wrap: Bool)
+    /// LlamaGen `reconstruction_vq_ddp.py` / `val_ddp.py`: `torch.clamp(127.5 * x + 128.0, 0, 255)` then
+    /// `.to(torch.uint8)`, in float32 (a multiply and an add, each rounded). The +128 (not +127.5) makes the
+    /// truncation round to nearest.
+    case symmetricOffset128
+    /// 1d-tokenizer `eval_reconstruction`: `torch.clamp(x, 0, 1)`, then `torch.round(x * 255)` in float32
+    /// (halves to even), not truncated.
+    case unitRounded
 }
 
 public enum TensorConversion {
@@ -102,6 +110,13 @@ public enum TensorConversion {
                 return UInt8(truncatingIfNeeded: Int32(y))
             }
             return UInt8(min(max(y, 0), 255))
+        case .symmetricOffset128:
+            if v.isNaN { return 0 }
+            let t = 127.5 * v
+            return UInt8(min(max(t + 128, 0), 255))
+        case .unitRounded:
+            if v.isNaN { return 0 }
+            return UInt8((min(max(v, 0), 1) * 255).rounded(.toNearestOrEven))
         }
     }
 }

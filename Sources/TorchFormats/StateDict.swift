@@ -31,7 +31,9 @@ extension Checkpoint {
     static let weightKeys = ["state_dict", "model_state_dict", "model", "module", "net", "ema", "model_ema", "params",
                              "generator", "weights"]
 
-    public func stateDict() throws -> StateDict {
+    /// The model weights. `preferring`: keys to try before the generic ones, in order (a family's own evaluation
+    /// order, e.g. LlamaGen's `ema`, `model`, `state_dict`).
+    public func stateDict(preferring: [String] = []) throws -> StateDict {
         guard case .dict(let rootDict) = root else {
             throw CheckpointError.noStateDict("\(path): the checkpoint root is \(root.typeName), not a dict")
         }
@@ -40,7 +42,7 @@ extension Checkpoint {
         if tensorShare(rootDict) >= 0.5 {
             chosen = rootDict
         } else {
-            for k in Checkpoint.weightKeys {
+            for k in preferring + Checkpoint.weightKeys.filter({ !preferring.contains($0) }) {
                 if case .dict(let d) = rootDict[string: k] ?? .none, tensorCount(d) > 0 { chosen = d; source = k; break }
                 if case .object(let o) = rootDict[string: k] ?? .none, tensorCount(o.dictItems) > 0 { chosen = o.dictItems; source = k; break }
             }

@@ -168,6 +168,25 @@ final class ConformanceTests: XCTestCase {
             c.embedDim = q["embed_dim"] as! Int
             c.nEmbed = q["n_embed"] as! Int
             return try ViTVQGAN(w, config: c)
+        case "llamagen-vq":
+            var a = LlamaGenArgs()
+            a.ch = config["ch"] as! Int
+            a.encoderChMult = config["encoder_ch_mult"] as! [Int]
+            a.decoderChMult = config["decoder_ch_mult"] as! [Int]
+            a.numResBlocks = config["num_res_blocks"] as! Int
+            a.zChannels = config["z_channels"] as! Int
+            a.codebookSize = config["codebook_size"] as! Int
+            a.codebookEmbedDim = config["codebook_embed_dim"] as! Int
+            a.codebookL2Norm = config["codebook_l2_norm"] as! Bool
+            return try LlamaGenVQ(w, args: a)
+        case "maskgit-vqgan":
+            var c = MaskGIT.Config()
+            c.hiddenChannels = config["hidden_channels"] as! Int
+            c.channelMult = config["channel_mult"] as! [Int]
+            c.numResBlocks = config["num_res_blocks"] as! Int
+            c.zChannels = config["z_channels"] as! Int
+            c.numEmbeddings = config["num_embeddings"] as! Int
+            return try MaskGITVQGAN(w, config: c)
         default:
             throw ModelError.unknownFamily("case family \(spec["family"] ?? "?")")
         }

@@ -7,7 +7,7 @@ import TorchFormats
 /// The result of encoding a batch.
 public struct Encoded {
     /// The tensor the quantizer receives, before any normalisation the quantizer applies itself (cli.md):
-    /// rt-vqvae / ldm-vqgan `[N, C, h, w]`, vit-vqgan `[N, T, C]`.
+    /// rt-vqvae / ldm-vqgan / llamagen-vq / maskgit-vqgan `[N, C, h, w]`, vit-vqgan `[N, T, C]`.
     public let latents: Tensor
     /// Code indices, row-major per image: `[N, h, w]` (vit-vqgan: `[N, 32, 32]` from its token grid).
     public let codes: [Int]
@@ -59,7 +59,8 @@ public enum ModelError: Error, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .unknownFamily(let m): return "cannot tell the model family: \(m) (pass --family rt-vqvae|ldm-vqgan|vit-vqgan)"
+        case .unknownFamily(let m):
+            return "cannot tell the model family: \(m) (pass --family \(ModelFamily.allCases.map(\.rawValue).joined(separator: "|")))"
         case .badConfig(let m): return "model configuration: \(m)"
         case .badCodes(let m): return m
         case .badInput(let m): return m

@@ -15,15 +15,21 @@ public final class Upsample: @unchecked Sendable {
     let transposed: ConvolutionKernel?
 
     /// `w.execution.fusesUpsampling` decides between the two forms (see above).
-    public init(_ w: Weights, channels c: Int) throws {
+    public convenience init(_ w: Weights, channels c: Int) throws {
+        try self.init(conv: w.scope("conv"), channels: c)
+    }
+
+    /// The same block for a model that names the convolution differently (MaskGIT-VQGAN's `upsample_conv`, a
+    /// TF-"SAME" 3×3 convolution: with stride 1 that is padding 1, as here). `conv`: the convolution's own scope.
+    public init(conv cw: Weights, channels c: Int) throws {
         channels = c
-        if !w.execution.fusesUpsampling {
-            conv = try Conv2d(w.scope("conv"), inChannels: c, outChannels: c, kernelSize: 3, padding: Padding2D(1))
+        if !cw.execution.fusesUpsampling {
+            conv = try Conv2d(cw, inChannels: c, outChannels: c, kernelSize: 3, padding: Padding2D(1))
             transposed = nil
             return
         }
-        let weight = try w.scope("conv").tensor("weight", shape: [c, c, 3, 3])
-        let bias = try w.scope("conv").tensor("bias", shape: [c])
+        let weight = try cw.tensor("weight", shape: [c, c, 3, 3])
+        let bias = try cw.tensor("bias", shape: [c])
         // Taps of the 3×3 kernel feeding each of the 4 positions of K along one axis.
         let taps: [[Int]] = [[2], [1, 2], [0, 1], [0]]
         var k = [Float](repeating: 0, count: c * c * 16)
@@ -41,7 +47,7 @@ public final class Upsample: @unchecked Sendable {
             }
         }
         transposed = try ConvolutionKernel(kind: .transposed, weight: k, shape: [c, c, 4, 4], bias: bias,
-                                           stride: (2, 2), padding: Padding2D(1), execution: w.execution)
+                                           stride: (2, 2), padding: Padding2D(1), execution: cw.execution)
         conv = nil
     }
 

@@ -1,0 +1,82 @@
+// FoundationVision/LlamaGen `VQModel` (tokenizer/tokenizer_image/vq_model.py; `vq_model_hf.py`'s VQModelHF is the
+// same module with the Hugging Face mixin), eval path:
+//   encode: h = quant_conv(encoder(x)) (the latents), codes = quantize(h)
+//   decode_code: post_quant_conv(normalised codebook rows) -> decoder
+// VQ-16: encoder/decoder ch_mult (1, 1, 2, 2, 4); VQ-8: (1, 2, 2, 4); ch 128, 2 res blocks, z 256, quant_conv
+// 256 -> 8, an l2-normalised 8-dim codebook of 16384 codes. Input [-1, 1] (preset `llamagen-vq`).
+
+import Imaging
+import NN
+import Tensor
+import TorchFormats
+
+/// `ModelArgs` of vq_model.py, plus the Encoder/Decoder constructor defaults that ModelArgs does not carry
+/// (`ch`, `num_res_blocks`): vqrt reads those from the weights.
+public struct LlamaGenArgs: Sendable, Equatable {
+    public var codebookSize = 16384
+    public var codebookEmbedDim = 8
+    public var codebookL2Norm = true
+    public var encoderChMult = [1, 1, 2, 2, 4]
+    public var decoderChMult = [1, 1, 2, 2, 4]
+    public var zChannels = 256
+    public var ch = 128
+    public var numResBlocks = 2
+    public var inChannels = 3
+    public var outChannels = 3
+    public init() {}
+
+    /// `VQ_models['VQ-16']` / `['VQ-8']` with the released codebook.
+    public static func vq(_ downsampling: Int) -> LlamaGenArgs {
+        var a = LlamaGenArgs()
+        if downsampling == 8 { a.encoderChMult = [1, 2, 2, 4]; a.decoderChMult = [1, 2, 2, 4] }
+        return a
+    }
+
+    /// "VQ-16" / "VQ-8" when the architecture is one of the two upstream configs, else nil.
+    public var upstreamName: String? {
+        guard ch == 128, numResBlocks == 2, zChannels == 256, encoderChMult == decoderChMult else { return nil }
+        switch encoderChMult {
+        case [1, 1, 2, 2, 4]: return "VQ-16"
+        case [1, 2, 2, 4]: return "VQ-8"
+        default: return nil
+        }
+    }
+}
+
+public final class LlamaGenVQ: VQModel {
+    public let args: LlamaGenArgs
+    let encoder: LlamaGen.Encoder
+    let decoder: LlamaGen.Decoder
+    let quantize: LlamaGen.VectorQuantizer
+    let quantConv: Conv2d
+    let postQuantConv: Conv2d
+
+    public init(_ w: Weights, args a: LlamaGenArgs) throws {
+        args = a
+        encoder = try LlamaGen.Encoder(w.scope("encoder"), inChannels: a.inChannels, ch: a.ch, chMult: a.encoderChMult,
+                                       numResBlocks: a.numResBlocks, zChannels: a.zChannels)
+        decoder = try LlamaGen.Decoder(w.scope("decoder"), zChannels: a.zChannels, ch: a.ch, chMult: a.decoderChMult,
+                                       numResBlocks: a.numResBlocks, outChannels: a.outChannels)
+        quantize = try LlamaGen.VectorQuantizer(w.scope("quantize"), nE: a.codebookSize, eDim: a.codebookEmbedDim,
+                                                l2Norm: a.codebookL2Norm)
+        quantConv = try Conv2d(w.scope("quant_conv"), inChannels: a.zChannels, outChannels: a.codebookEmbedDim, kernelSize: 1)
+        postQuantConv = try Conv2d(w.scope("post_quant_conv"), inChannels: a.codebookEmbedDim, outChannels: a.zChannels, kernelSize: 1)
+    }
+
+    public var family: ModelFamily { .llamagenVQ }
+    public var codebookSize: Int { args.codebookSize }
+    public var preset: Preset { .llamagenVQ() }
+    public var summary: [(String, String)] { LlamaGenVQ.summary(args) }
+
+    public func encode(_ x: Tensor) throws -> Encoded {
+        let h = try quantConv(try encoder(x)).plain()
+        let (codes, err) = try quantize.codes(h)
+        return Encoded(latents: h, codes: codes, codeShape: [h.shape[0], h.shape[2], h.shape[3]], quantizationError: err)
+    }
+
+    public func decode(codes: [Int], shape: [Int]) throws -> Tensor {
+        try checkCodes(codes, shape: shape)
+        let q = try quantize.entries(codes, n: shape[0], h: shape[1], w: shape[2])
+        return try decoder(try postQuantConv(q)).plain()
+    }
+}
