@@ -27,6 +27,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import bench_load  # noqa: E402  (shared process runner)
+import upstream_families  # noqa: E402  (SEED-Voken / taming rows: the upstream code from its git mirror)
 
 BENCH_DIR = "/tmp/vqrt_bench"
 
@@ -37,6 +38,7 @@ MODELS = {
     "ldm-64x64x3": ("Table 3 64x64x3", "ldm_t3_64x64x3.ckpt"),
     "vit-small": ("Table 4 ViT-VQGAN small", "vit_small.ckpt"),
 }
+MODELS.update({k: v[:2] for k, v in upstream_families.BENCH_MODELS.items()})
 
 TORCH_CHILD = r"""
 import json, resource, sys, time, torch
@@ -82,6 +84,8 @@ Image.fromarray(((y[0].clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0
 def build_model(key, path):
     """The reference PyTorch model for `key` with the weights stored in `path`."""
     import torch
+    if key in upstream_families.BENCH_MODELS:
+        return upstream_families.bench_model(key, path)
     from reference import ldm_vqgan, rt_vqvae, vit_vqgan
     from reference.containers import _schedulers_module
     _schedulers_module()
@@ -110,7 +114,9 @@ def write_checkpoints():
         if os.path.exists(path):
             continue
         print(f"writing {path}", file=sys.stderr)
-        if key.startswith("rt-"):
+        if key in upstream_families.BENCH_MODELS:
+            upstream_families.write_bench_checkpoint(key, path)
+        elif key.startswith("rt-"):
             f = 8 if key == "rt-f8" else 4
             model = rt_vqvae.build(f, "cosine")
             with torch.no_grad():  # a unit-norm codebook, as the EMA cosine codebook is

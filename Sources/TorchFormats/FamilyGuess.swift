@@ -10,6 +10,12 @@ public enum ModelFamily: String, CaseIterable, Sendable {
     case ldmVQGAN = "ldm-vqgan"
     /// Table 4 ViT-VQGAN: enhancing-transformers ViTVQ.
     case vitVQGAN = "vit-vqgan"
+    /// SEED-Voken Open-MAGVIT2 (lookup-free quantisation).
+    case openMAGVIT2 = "open-magvit2"
+    /// SEED-Voken IBQ (index backpropagation quantisation).
+    case ibq = "ibq"
+    /// taming-transformers GumbelVQ (its standard VQModel is `ldm-vqgan`).
+    case tamingVQGAN = "taming-vqgan"
 }
 
 public struct FamilyGuess {
@@ -34,6 +40,26 @@ public struct FamilyGuess {
             }
             config += taming(sd, prefix: "")
             return FamilyGuess(family: .rtVQVAE, config: config)
+        }
+        // SEED-Voken / taming GumbelVQ (Models/OpenMAGVIT2, IBQ, Taming hold the loader's own predicates).
+        if names.contains("decoder.adaptive.0.gamma.weight"), let z = shape("encoder.conv_out.weight"), z.count == 4 {
+            var config: [(String, JSONValue)] = [("lfq_bits", .int(Int64(z[0]))), ("codebook_size", .string("2^\(z[0])"))]
+            config += taming(sd, prefix: "")
+            config.append(("ema_weights", .bool(names.contains { $0.hasPrefix("model_ema.") })))
+            return FamilyGuess(family: .openMAGVIT2, config: config)
+        }
+        if names.contains("quantize.proj.weight"), let e = shape("quantize.embed.weight"), e.count == 2 {
+            var config: [(String, JSONValue)] = [("model", .string("GumbelVQ")), ("n_embed", .int(Int64(e[0]))), ("embed_dim", .int(Int64(e[1])))]
+            config += taming(sd, prefix: "")
+            return FamilyGuess(family: .tamingVQGAN, config: config)
+        }
+        if names.contains("quantize.embedding.weight"), names.contains("quant_conv.weight"),
+           names.contains(where: { $0.hasPrefix("model_ema.") && $0 != "model_ema.decay" && $0 != "model_ema.num_updates" }),
+           let e = shape("quantize.embedding.weight") {
+            var config: [(String, JSONValue)] = [("n_embed", .int(Int64(e[0]))), ("embed_dim", .int(Int64(e.last ?? 0)))]
+            config += taming(sd, prefix: "")
+            config.append(("ema_weights", .bool(true)))
+            return FamilyGuess(family: .ibq, config: config)
         }
         if names.contains("quantize.embedding.weight"), names.contains("quant_conv.weight"), let e = shape("quantize.embedding.weight") {
             var config: [(String, JSONValue)] = [("n_embed", .int(Int64(e[0]))), ("embed_dim", .int(Int64(e.last ?? 0)))]

@@ -11,8 +11,11 @@ public struct LoadedModel {
     public let model: VQModel
     public let checkpoint: Checkpoint
     public let stateDict: StateDict
-    /// Keys present but deliberately unused (EMA statistics of the codebook...).
+    /// Keys present but deliberately unused (EMA statistics of the codebook, LitEma bookkeeping...).
     public let ignoredKeys: [String]
+    /// How many weights were taken from the checkpoint's LitEma shadows (`model_ema.*`) instead of the
+    /// parameters themselves, as SEED-Voken's evaluation does (0: the parameters).
+    public let emaWeights: Int
 }
 
 public enum ModelLoader {
@@ -23,26 +26,48 @@ public enum ModelLoader {
         let ckpt = try Checkpoint.open(path: path)
         let sd = try ckpt.stateDict()
         let yaml = try configPath.map { try loadYAML($0) }
-        guard let family = forced ?? FamilyGuess.detect(sd, checkpoint: ckpt)?.family else {
+        guard let family = forced ?? detect(sd, checkpoint: ckpt, yaml: yaml) else {
             throw ModelError.unknownFamily("\(sd.count) weights match none of the known key layouts")
         }
-        let loader = WeightLoader(StateDictWeightSource(sd))
+        // SEED-Voken's evaluation runs inside `ema_scope()` when the config trains with EMA (all released ones
+        // do): their families take the LitEma shadows when the checkpoint has them, unless the YAML says
+        // `use_ema: false`. Other families leave `model_ema.*` aside.
+        let emaFamily = family == .openMAGVIT2 || family == .ibq
+        let useEMA = emaFamily && EMAWeightSource.present(in: sd) && initArgs(yaml)["use_ema"] as? Bool != false
+        let ema = useEMA ? try EMAWeightSource(sd) : nil
+        let loader = WeightLoader(ema ?? StateDictWeightSource(sd))
         let model: VQModel
         switch family {
         case .ldmVQGAN: model = try buildLDM(loader.root, sd, yaml)
         case .rtVQVAE: model = try buildRT(loader.root, sd, ckpt)
         case .vitVQGAN: model = try buildViT(loader.root, sd, yaml)
+        case .openMAGVIT2: model = try OpenMAGVIT2.build(loader.root, sd, yaml: yaml, usesEMAWeights: useEMA)
+        case .ibq: model = try IBQ.build(loader.root, sd, yaml: yaml, usesEMAWeights: useEMA)
+        case .tamingVQGAN:
+            // taming's standard VQModel is latent-diffusion's (same modules and keys).
+            model = TamingGumbelVQ.matches(sd) ? try TamingGumbelVQ.build(loader.root, sd, yaml: yaml) : try buildLDM(loader.root, sd, yaml)
         }
-        let report = try loader.finish(ignoring: ["loss."])
-        let ignored = report.unexpected.filter { k in inferenceIgnored.contains { k.hasSuffix($0) } }
+        let report = try loader.finish(ignoring: ["loss.", EMAWeightSource.prefix])
+        try ema?.checkComplete(used: loader.used)
+        var ignored = report.unexpected.filter { k in inferenceIgnored.contains { k.hasSuffix($0) } }
         let unexpected = report.unexpected.filter { !ignored.contains($0) }
         guard unexpected.isEmpty else {
             throw ModelError.badConfig("\(unexpected.count) checkpoint weight(s) are not used by the detected \(family.rawValue) configuration: \(unexpected.prefix(8).joined(separator: ", "))\(unexpected.count > 8 ? ", ..." : "")")
         }
+        ignored += ema?.unusedShadows ?? sd.names.filter { $0.hasPrefix(EMAWeightSource.prefix) }
         // Every layer holds its own copy of its weights now: the mapped file need not stay resident (~the
         // checkpoint's size off the peak memory of every run).
         ckpt.releaseResidentPages()
-        return LoadedModel(model: model, checkpoint: ckpt, stateDict: sd, ignoredKeys: ignored)
+        return LoadedModel(model: model, checkpoint: ckpt, stateDict: sd, ignoredKeys: ignored, emaWeights: ema?.served.count ?? 0)
+    }
+
+    /// The family of a state dict: the new families' own predicates first (their keys would also pass some of
+    /// FamilyGuess's looser tests), then FamilyGuess.
+    public static func detect(_ sd: StateDict, checkpoint: Checkpoint? = nil, yaml: [String: Any]? = nil) -> ModelFamily? {
+        if OpenMAGVIT2.matches(sd) { return .openMAGVIT2 }
+        if TamingGumbelVQ.matches(sd) { return .tamingVQGAN }
+        if IBQ.matches(sd, yaml: yaml) { return .ibq }
+        return FamilyGuess.detect(sd, checkpoint: checkpoint)?.family
     }
 
     static func loadYAML(_ path: String) throws -> [String: Any] {
@@ -58,28 +83,49 @@ public enum ModelLoader {
         ((yaml?["model"] as? [String: Any])?["params"] as? [String: Any]) ?? [:]
     }
 
+    /// The model's constructor arguments: `model.init_args` (LightningCLI configs: SEED-Voken), else
+    /// `model.params` (taming / latent-diffusion `instantiate_from_config`).
+    static func initArgs(_ yaml: [String: Any]?) -> [String: Any] {
+        ((yaml?["model"] as? [String: Any])?["init_args"] as? [String: Any]) ?? params(yaml)
+    }
+
+    /// The model class the YAML names: `model.class_path` (LightningCLI) or `model.target`.
+    static func modelTarget(_ yaml: [String: Any]?) -> String? {
+        let m = yaml?["model"] as? [String: Any]
+        return m?["class_path"] as? String ?? m?["target"] as? String
+    }
+
     static func shape(_ sd: StateDict, _ key: String) throws -> [Int] {
         guard let s = sd[key]?.shape else { throw ModelError.badConfig("weight '\(key)' is missing") }
         return s
     }
 
+    /// The shape of `key`, which must have `rank` dimensions, all positive.
+    static func shape(_ sd: StateDict, _ key: String, rank: Int) throws -> [Int] {
+        let s = try shape(sd, key)
+        guard s.count == rank, s.allSatisfy({ $0 > 0 }) else {
+            throw ModelError.badConfig("weight '\(key)' has shape \(s), expected \(rank) positive dimensions")
+        }
+        return s
+    }
+
     /// The taming Encoder/Decoder hyper-parameters, read from the weight shapes.
     static func tamingConfig(_ sd: StateDict, prefix: String = "", resolution: Int = 256) throws -> TamingConfig {
-        let convIn = try shape(sd, "\(prefix)encoder.conv_in.weight")
+        let convIn = try shape(sd, "\(prefix)encoder.conv_in.weight", rank: 4)
         let ch = convIn[0]
         var mult: [Int] = [], attnLevels: [Int] = []
         var level = 0
-        while let w = sd["\(prefix)encoder.down.\(level).block.0.conv1.weight"]?.shape {
+        while let w = sd["\(prefix)encoder.down.\(level).block.0.conv1.weight"]?.shape, w.count == 4, level < 16 {
             mult.append(w[0] / ch)
             if sd.names.contains(where: { $0.hasPrefix("\(prefix)encoder.down.\(level).attn.") }) { attnLevels.append(level) }
             level += 1
         }
         guard !mult.isEmpty else { throw ModelError.badConfig("no encoder.down.* blocks") }
         var blocks = 0
-        while sd["\(prefix)encoder.down.0.block.\(blocks).conv1.weight"] != nil { blocks += 1 }
-        let convOut = try shape(sd, "\(prefix)encoder.conv_out.weight")
+        while sd["\(prefix)encoder.down.0.block.\(blocks).conv1.weight"] != nil && blocks < 64 { blocks += 1 }
+        let convOut = try shape(sd, "\(prefix)encoder.conv_out.weight", rank: 4)
         let hasMidAttention = sd["\(prefix)encoder.mid.attn_1.q.weight"] != nil
-        return TamingConfig(ch: ch, outCh: try shape(sd, "\(prefix)decoder.conv_out.weight")[0], chMult: mult,
+        return TamingConfig(ch: ch, outCh: try shape(sd, "\(prefix)decoder.conv_out.weight", rank: 4)[0], chMult: mult,
                             numResBlocks: blocks, attnResolutions: attnLevels.map { resolution >> $0 },
                             inChannels: convIn[1], resolution: resolution, zChannels: convOut[0], doubleZ: false,
                             attnType: hasMidAttention ? .vanilla : .none)
@@ -92,14 +138,14 @@ public enum ModelLoader {
         if let a = dd["attn_resolutions"] as? [Int] { config.attnResolutions = a }
         if let t = dd["attn_type"] as? String, let at = TamingAttention(rawValue: t) { config.attnType = at }
         if let z = dd["z_channels"] as? Int, z != config.zChannels { throw ModelError.badConfig("config z_channels \(z) != weights \(config.zChannels)") }
-        let e = try shape(sd, "quantize.embedding.weight")
+        let e = try shape(sd, "quantize.embedding.weight", rank: 2)
         return try LDMVQGAN(w, config: config, nEmbed: e[0], embedDim: e[1])
     }
 
     static func buildRT(_ w: Weights, _ sd: StateDict, _ ckpt: Checkpoint) throws -> VQModel {
         let config = try tamingConfig(sd)
         guard let embedKey = sd.names.first(where: { $0.hasSuffix("_codebook.embed") }), embedKey.hasPrefix("vq.") else {
-            throw ModelError.badConfig("no vq._codebook.embed")
+            throw ModelError.badConfig("weight 'vq._codebook.embed' is missing")
         }
         let e = try shape(sd, embedKey)
         guard e.count == 3, e[0] == 1 else { throw ModelError.badConfig("\(embedKey) has shape \(e), expected [1, K, D]") }
