@@ -54,7 +54,8 @@ public enum ModelError: Error, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .unknownFamily(let m): return "cannot tell the model family: \(m) (pass --family rt-vqvae|ldm-vqgan|vit-vqgan)"
+        case .unknownFamily(let m):
+            return "cannot tell the model family: \(m) (pass --family \(ModelFamily.allCases.map(\.rawValue).joined(separator: "|")))"
         case .badConfig(let m): return "model configuration: \(m)"
         case .badCodes(let m): return m
         case .badInput(let m): return m
