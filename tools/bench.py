@@ -27,6 +27,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import bench_load  # noqa: E402  (shared process runner)
+import upstream_families  # noqa: E402  (SEED-Voken / taming rows: the upstream code from its git mirror)
 
 BENCH_DIR = "/tmp/vqrt_bench"
 
@@ -73,6 +74,7 @@ def upstream_model(key, state_dict=None):
         def decode_codes(self, codes):
             return up.decode(fam, self.m, codes)    # decode_code / decoder(get_codebook_entry)
     return Upstream().eval()
+MODELS.update({k: v[:2] for k, v in upstream_families.BENCH_MODELS.items()})
 
 TORCH_CHILD = r"""
 import json, resource, sys, time, torch
@@ -118,6 +120,8 @@ Image.fromarray(((y[0].clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0
 def build_model(key, path):
     """The reference PyTorch model for `key` with the weights stored in `path`."""
     import torch
+    if key in upstream_families.BENCH_MODELS:
+        return upstream_families.bench_model(key, path)
     from reference import ldm_vqgan, rt_vqvae, vit_vqgan
     from reference.containers import _schedulers_module
     _schedulers_module()
@@ -151,6 +155,8 @@ def write_checkpoints(keys):
         if key in UPSTREAM_ROWS:
             sd = upstream_model(key).m.state_dict()
             torch.save({"model": sd} if key.startswith("llamagen") else sd, path)   # as released
+        elif key in upstream_families.BENCH_MODELS:
+            upstream_families.write_bench_checkpoint(key, path)
         elif key.startswith("rt-"):
             f = 8 if key == "rt-f8" else 4
             model = rt_vqvae.build(f, "cosine")

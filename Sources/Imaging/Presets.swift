@@ -27,6 +27,17 @@
 //     (shorter side, Pillow bicubic), `CenterCrop(256)`, `ToTensor()`, `Normalize([0]*3, [1]*3)` (an exact
 //     identity): input [0, 1]. Outputs (`utils/train_utils.py` `eval_reconstruction`): `torch.clamp(x, 0, 1)`,
 //     `torch.round(x * 255)` (halves to even), not truncated.
+// open-magvit2 (TencentARC/SEED-Voken `evaluation_image.py` with `--image_size 256` → the config's
+//     `src.Open_MAGVIT2.data.imagenet.ImageNetValidation` → `src/Open_MAGVIT2/data/base.py` `ImagePaths`): PIL decode,
+//     `convert("RGB")`, torchvision `Resize(256)` (shorter side, PIL bilinear) and `CenterCrop((256, 256))`, then
+//     `(image / 127.5 - 1.0).astype(np.float32)`. Outputs (evaluation_image.py): `clamp(-1, 1)`, `(x + 1) / 2`,
+//     `(x * 255.0).to(torch.uint8)`, the same bytes as `((x + 1) * 127.5).clamp(0, 255)` (halving is exact).
+//     Their PSNR/SSIM compare against the input taken through the same round trip (`images` → `(images + 1) / 2`
+//     → `* 255` → uint8), which loses one level on 95 of the 256 byte values: the originals here do the same.
+// ibq (the same script → `src.IBQ.data.imagenet.ImageNetValidation` → `src/IBQ/data/base.py` `ImagePaths`):
+//     albumentations 1.4.4 `SmallestMaxSize(256)` (cv2 INTER_LINEAR, sides rounded half to even) and
+//     `CenterCrop(256, 256)` (offset (h − 256) // 2) on the uint8 array, i.e. the ldm-vqgan geometry, then
+//     `(image / 127.5 - 1.0).astype(np.float32)`. Outputs and originals as open-magvit2.
 // inception (pytorch-fid 0.3.0 `ImagePathDataset` + `InceptionV3.forward`): `ToTensor()`, then
 //     `F.interpolate(size=(299, 299), mode="bilinear", align_corners=False)`, then `2 * x - 1`.
 // inception-torch-fidelity (torch-fidelity 0.4.0 `ImagesPathDataset` + `FeatureExtractorInceptionV3.forward`, also
@@ -112,6 +123,16 @@ public struct Preset: Sendable, Equatable {
                input: .unit, tensorResize: nil, output: .unitRounded)
     }
 
+    public static func openMAGVIT2(resolution: Int = 256) -> Preset {
+        Preset(name: "open-magvit2", geometry: .resizeShorterCenterCrop(size: resolution, filter: .bilinear),
+               input: .symmetric, tensorResize: nil, output: .symmetric, originalsViaRoundTrip: true)
+    }
+
+    public static func ibq(resolution: Int = 256) -> Preset {
+        Preset(name: "ibq", geometry: .smallestMaxSizeCenterCrop(size: resolution), input: .symmetric,
+               tensorResize: nil, output: .symmetric, originalsViaRoundTrip: true)
+    }
+
     public static func inception(resolution: Int = 299) -> Preset {
         Preset(name: "inception", geometry: .none, input: .unit, tensorResize: resolution,
                affineScale: 2, affineOffset: -1, output: .unit)
@@ -126,7 +147,7 @@ public struct Preset: Sendable, Equatable {
 
     /// Names accepted by `named(_:)`.
     public static let names = ["rt-vqvae", "rt-vqvae-numpy", "ldm-vqgan", "vit-vqgan", "vit-vqgan-colab", "llamagen-vq",
-                               "maskgit-vqgan", "inception", "inception-torch-fidelity"]
+                               "maskgit-vqgan", "open-magvit2", "ibq", "inception", "inception-torch-fidelity"]
 
     /// A preset by name, optionally with "@resolution" ("vit-vqgan@128"). Nil for unknown names / bad sizes.
     public static func named(_ spec: String) -> Preset? {
@@ -145,6 +166,8 @@ public struct Preset: Sendable, Equatable {
         case "vit-vqgan-colab": return vitVQGANColab(resolution: res ?? 256)
         case "llamagen-vq": return llamagenVQ(resolution: res ?? 256)
         case "maskgit-vqgan": return maskgitVQGAN(resolution: res ?? 256)
+        case "open-magvit2": return openMAGVIT2(resolution: res ?? 256)
+        case "ibq": return ibq(resolution: res ?? 256)
         case "inception": return inception(resolution: res ?? 299)
         case "inception-torch-fidelity": return inceptionTorchFidelity(resolution: res ?? 299)
         default: return nil

@@ -37,13 +37,30 @@ extension Tensor {
     /// `gamma`/`beta` have C values each.
     public func groupNorm(groups: Int, gamma: [Float], beta: [Float], eps: Float, silu fuseSiLU: Bool = false) throws -> Tensor {
         try Profiler.measure("groupnorm\(fuseSiLU ? "+silu" : "") \(layout)") {
-            try groupNormImpl(groups: groups, gamma: gamma, beta: beta, eps: eps, silu: fuseSiLU)
+            try groupNormImpl(groups: groups, gamma: gamma, beta: beta, eps: eps, silu: fuseSiLU, post: nil)
         }
     }
 
-    private func groupNormImpl(groups: Int, gamma: [Float], beta: [Float], eps: Float, silu fuseSiLU: Bool) throws -> Tensor {
+    /// GroupNorm without affine parameters followed by a per-sample, per-channel affine map: `y · scale[n, c] +
+    /// shift[n, c]` (`scale`/`shift` hold N·C values, sample-major), rounded after the product and after the sum as
+    /// PyTorch's `scale * gn(x) + bias` on separate tensors is (Open-MAGVIT2's AdaptiveGroupNorm).
+    public func groupNorm(groups: Int, eps: Float, sampleScale: [Float], sampleShift: [Float]) throws -> Tensor {
+        guard rank >= 2, sampleScale.count == shape[0] * shape[1], sampleShift.count == sampleScale.count else {
+            throw TensorError.shapeMismatch("per-sample GroupNorm affine of \(sampleScale.count)/\(sampleShift.count) values for \(shape)")
+        }
+        let c = shape[1]
+        return try Profiler.measure("adaptive groupnorm \(layout)") {
+            try groupNormImpl(groups: groups, gamma: [Float](repeating: 1, count: c), beta: [Float](repeating: 0, count: c),
+                              eps: eps, silu: false, post: (sampleScale, sampleShift))
+        }
+    }
+
+    private func groupNormImpl(groups: Int, gamma: [Float], beta: [Float], eps: Float, silu fuseSiLU: Bool,
+                               post: (scale: [Float], shift: [Float])?) throws -> Tensor {
         // Channels-last input is normalised in the blocked layout (the result stays blocked).
-        if layout == .nhwc { return try to(.nChw16c).groupNormImpl(groups: groups, gamma: gamma, beta: beta, eps: eps, silu: fuseSiLU) }
+        if layout == .nhwc {
+            return try to(.nChw16c).groupNormImpl(groups: groups, gamma: gamma, beta: beta, eps: eps, silu: fuseSiLU, post: post)
+        }
         guard rank >= 2 else { throw TensorError.shapeMismatch("GroupNorm needs [N, C, ...], got \(shape)") }
         let n = shape[0], c = shape[1]
         let hw = shape.dropFirst(2).reduce(1, *)
@@ -135,13 +152,49 @@ extension Tensor {
                 }
             }
         }
-        // 3. y = x * scale + shift (then SiLU).
+        // Per-sample affine after the normalisation, in the same padded [n][cb·16] arrangement (padding lanes 0).
+        var postScale = [Float](repeating: 0, count: post == nil ? 0 : n * cb * 16)
+        var postShift = postScale
+        if let post {
+            for b in 0..<n {
+                for ch in 0..<c {
+                    postScale[b * cb * 16 + ch] = post.scale[b * c + ch]
+                    postShift[b * cb * 16 + ch] = post.shift[b * c + ch]
+                }
+            }
+        }
+        let hasPost = post != nil
+        // 3. y = x * scale + shift (then SiLU, or the per-sample affine).
         let out = Tensor(uninitialized: shape, layout: layout)
         let dst = out.pointer
         scale.withUnsafeBufferPointer { scaleBuf in
             shiftOut.withUnsafeBufferPointer { shiftBuf in
+              postScale.withUnsafeBufferPointer { postScaleBuf in
+                postShift.withUnsafeBufferPointer { postShiftBuf in
                 let sc = scaleBuf.baseAddress!, sh = shiftBuf.baseAddress!
-                if blocked {
+                let psc = postScaleBuf.baseAddress, psh = postShiftBuf.baseAddress
+                if hasPost, let psc, let psh {
+                    // Adaptive form: no SiLU; (x·s + t) rounded, then ·a rounded, then + b.
+                    if blocked {
+                        parallelFor(n * cb, grain: 1) { range in
+                            for bb in range {
+                                let b = bb / cb, blk = bb % cb, o = b * cb * 16 + blk * 16
+                                let s = loadVec(sc + o), t = loadVec(sh + o), a = loadVec(psc + o), d = loadVec(psh + o)
+                                let off = bb * hw * 16
+                                for p in 0..<hw { storeVec((loadVec(src + off + p * 16) * s + t) * a + d, dst + off + p * 16) }
+                            }
+                        }
+                    } else {
+                        parallelFor(n * c, grain: Swift.max(1, 4096 / Swift.max(hw, 1))) { range in
+                            for job in range {
+                                let b = job / c, ch = job % c, o = b * cb * 16 + ch
+                                let s = sc[o], t = sh[o], a = psc[o], d = psh[o]
+                                let base = src + job * hw, out = dst + job * hw
+                                for p in 0..<hw { out[p] = (base[p] * s + t) * a + d }
+                            }
+                        }
+                    }
+                } else if blocked {
                     let chunk = 256
                     let chunksPerBlock = (hw + chunk - 1) / chunk
                     parallelFor(n * cb * chunksPerBlock, grain: 4) { range in
@@ -182,6 +235,8 @@ extension Tensor {
                         }
                     }
                 }
+                }
+              }
             }
         }
         return out

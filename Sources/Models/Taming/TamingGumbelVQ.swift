@@ -1,0 +1,79 @@
+// taming-transformers `GumbelVQ` (taming/models/vqgan.py): a VQModel whose quantizer is GumbelQuantize
+//   encode: quantize(quant_conv(encoder(x)))      decode: decoder(post_quant_conv(quant))
+// (the OpenImages f8 release, 8192 codes: `last.ckpt`, Lightning 1.x, + `model.yaml`). GumbelQuantize is built
+// with num_hiddens = z_channels but applied to quant_conv's embed_dim outputs, so upstream only runs when the two
+// are equal. Codes are the noise-free argmax of the logits (see GumbelQuantize.swift): upstream's `encode` draws
+// Gumbel noise even in eval mode. taming's standard `VQModel` is latent-diffusion's and loads as `ldm-vqgan`.
+
+import Imaging
+import NN
+import Tensor
+import TorchFormats
+
+public final class TamingGumbelVQ: VQModel {
+    public let config: TamingConfig
+    public let embedDim: Int
+    let encoder: Encoder
+    let decoder: Decoder
+    let quantize: GumbelQuantize
+    let quantConv: Conv2d
+    let postQuantConv: Conv2d
+
+    public init(_ w: Weights, config: TamingConfig, nEmbed: Int, embedDim: Int) throws {
+        guard config.zChannels == embedDim else {
+            throw ModelError.badConfig("GumbelVQ needs embed_dim == z_channels (its proj takes z_channels inputs from quant_conv's embed_dim outputs), got \(embedDim) and \(config.zChannels)")
+        }
+        self.config = config
+        self.embedDim = embedDim
+        encoder = try Encoder(w.scope("encoder"), config: config)
+        decoder = try Decoder(w.scope("decoder"), config: config)
+        quantize = try GumbelQuantize(w.scope("quantize"), numHiddens: config.zChannels, embeddingDim: embedDim, nEmbed: nEmbed)
+        quantConv = try Conv2d(w.scope("quant_conv"), inChannels: config.zChannels, outChannels: embedDim, kernelSize: 1)
+        postQuantConv = try Conv2d(w.scope("post_quant_conv"), inChannels: embedDim, outChannels: config.zChannels, kernelSize: 1)
+    }
+
+    public var family: ModelFamily { .tamingVQGAN }
+    public var codebookSize: Int { quantize.nEmbed }
+    /// taming's own `ImagePaths` (SmallestMaxSize + CenterCrop, x/127.5 - 1): the ldm-vqgan preset.
+    public var preset: Preset { .ldmVQGAN(resolution: config.resolution) }
+    public var summary: [(String, String)] {
+        [("model", "GumbelVQ"), ("ch", "\(config.ch)"), ("ch_mult", "\(config.chMult)"),
+         ("num_res_blocks", "\(config.numResBlocks)"), ("attn_resolutions", "\(config.attnResolutions)"),
+         ("z_channels", "\(config.zChannels)"), ("embed_dim", "\(embedDim)"), ("n_embed", "\(quantize.nEmbed)"),
+         ("codes", "noise-free argmax of the Gumbel logits (upstream adds Gumbel noise, even in eval mode)")]
+    }
+
+    public func encode(_ x: Tensor) throws -> Encoded {
+        let h = try quantConv(try encoder(x)).plain()
+        let (codes, err) = try quantize.codes(h)
+        return Encoded(latents: h, codes: codes, codeShape: [h.shape[0], h.shape[2], h.shape[3]], quantizationError: err)
+    }
+
+    public func decode(codes: [Int], shape: [Int]) throws -> Tensor {
+        try checkCodes(codes, shape: shape)
+        let q = try quantize.entries(codes, n: shape[0], h: shape[1], w: shape[2])
+        return try decoder(try postQuantConv(q)).plain()
+    }
+}
+
+// MARK: - Detection and hyper-parameters (for the family registry)
+
+extension TamingGumbelVQ {
+    /// GumbelQuantize's keys: `quantize.proj` and `quantize.embed` (VectorQuantizer2 has `quantize.embedding`).
+    public static func matches(_ sd: StateDict) -> Bool {
+        sd["quantize.proj.weight"] != nil && sd["quantize.embed.weight"] != nil && sd["encoder.conv_in.weight"] != nil
+    }
+
+    /// Hyper-parameters from the shapes, refined by taming's `model.yaml` (`model.params.ddconfig`).
+    public static func build(_ w: Weights, _ sd: StateDict, yaml: [String: Any]?) throws -> TamingGumbelVQ {
+        let p = ModelLoader.initArgs(yaml)
+        let dd = p["ddconfig"] as? [String: Any] ?? [:]
+        var config = try ModelLoader.tamingConfig(sd, resolution: dd["resolution"] as? Int ?? 256)
+        if let a = dd["attn_resolutions"] as? [Int] { config.attnResolutions = a }
+        if let z = dd["z_channels"] as? Int, z != config.zChannels { throw ModelError.badConfig("config z_channels \(z) != weights \(config.zChannels)") }
+        let e = try ModelLoader.shape(sd, "quantize.embed.weight", rank: 2)
+        if let n = p["n_embed"] as? Int, n != e[0] { throw ModelError.badConfig("config n_embed \(n) != weights \(e[0])") }
+        if p["remap"] is String { throw ModelError.badConfig("remap (a codebook index remapping file) is not supported") }
+        return try TamingGumbelVQ(w, config: config, nEmbed: e[0], embedDim: e[1])
+    }
+}
