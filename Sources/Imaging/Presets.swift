@@ -102,6 +102,14 @@ public struct Preset: Sendable, Equatable {
                tensorResize: nil, output: .symmetric)
     }
 
+    /// taming-transformers' own `ImagePaths` (the data code latent-diffusion copied): the ldm-vqgan pipeline under
+    /// the taming-vqgan family's name.
+    public static func tamingVQGAN(resolution: Int = 256) -> Preset {
+        var p = ldmVQGAN(resolution: resolution)
+        p.name = "taming-vqgan"
+        return p
+    }
+
     public static func vitVQGAN(resolution: Int = 256) -> Preset {
         Preset(name: "vit-vqgan", geometry: .resizeSquare(size: resolution, filter: .bilinear), input: .unit,
                tensorResize: nil, output: .unit)
@@ -147,7 +155,7 @@ public struct Preset: Sendable, Equatable {
 
     /// Names accepted by `named(_:)`.
     public static let names = ["rt-vqvae", "rt-vqvae-numpy", "ldm-vqgan", "vit-vqgan", "vit-vqgan-colab", "llamagen-vq",
-                               "maskgit-vqgan", "open-magvit2", "ibq", "inception", "inception-torch-fidelity"]
+                               "maskgit-vqgan", "open-magvit2", "ibq", "taming-vqgan", "inception", "inception-torch-fidelity"]
 
     /// A preset by name, optionally with "@resolution" ("vit-vqgan@128"). Nil for unknown names / bad sizes.
     public static func named(_ spec: String) -> Preset? {
@@ -168,6 +176,7 @@ public struct Preset: Sendable, Equatable {
         case "maskgit-vqgan": return maskgitVQGAN(resolution: res ?? 256)
         case "open-magvit2": return openMAGVIT2(resolution: res ?? 256)
         case "ibq": return ibq(resolution: res ?? 256)
+        case "taming-vqgan": return tamingVQGAN(resolution: res ?? 256)
         case "inception": return inception(resolution: res ?? 299)
         case "inception-torch-fidelity": return inceptionTorchFidelity(resolution: res ?? 299)
         default: return nil

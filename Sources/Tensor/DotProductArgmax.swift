@@ -27,18 +27,26 @@ public final class DotProductArgmax: @unchecked Sendable {
 
     /// For each row of `z` (`[..., D]`), the first index of the largest score `z·e_k (+ b_k)` and that score; a
     /// NaN score wins at its first index (torch.argmax). Scores are float32 matmul results (oneDNN's summation
-    /// order, not PyTorch's: near-ties may resolve differently).
-    public func callAsFunction(_ z: Tensor) throws -> (indices: [Int], scores: [Float]) {
+    /// order, not PyTorch's: near-ties may resolve differently). `images`: how many images the rows hold (equal
+    /// shares, in order); row blocks never straddle two images and start at the same rows of each, so an image's
+    /// scores, rounding included, do not depend on the batch it came in.
+    public func callAsFunction(_ z: Tensor, images: Int = 1) throws -> (indices: [Int], scores: [Float]) {
         let d = dimension, k = count
         guard z.shape.last == d else { throw TensorError.shapeMismatch("argmax over a [\(k), \(d)] table expects [..., \(d)], got \(z.shape)") }
         let zp = z.plain()
         let rows = zp.count / d
+        guard images > 0, rows % images == 0 else {
+            throw TensorError.shapeMismatch("argmax: \(rows) rows are not \(images) equal images")
+        }
+        let perImage = rows / images
         var best = [Float](repeating: -.infinity, count: rows)
         var index = [Int](repeating: -1, count: rows)
-        let scores = Tensor(uninitialized: [Swift.min(rows, rowsPerBlock) * Swift.min(k, codesPerChunk)])
+        let scores = Tensor(uninitialized: [Swift.max(1, Swift.min(perImage, rowsPerBlock) * Swift.min(k, codesPerChunk))])
+        let blockStarts = (0..<images).flatMap { image in
+            stride(from: 0, to: perImage, by: rowsPerBlock).map { (image * perImage + $0, Swift.min(rowsPerBlock, perImage - $0)) }
+        }
         try Profiler.measure("codebook argmax", flops: 2 * Double(rows) * Double(k) * Double(d)) {
-            for r0 in stride(from: 0, to: rows, by: rowsPerBlock) {
-                let m = Swift.min(rowsPerBlock, rows - r0)
+            for (r0, m) in blockStarts {
                 for k0 in stride(from: 0, to: k, by: codesPerChunk) {
                     let n = Swift.min(codesPerChunk, k - k0)
                     // scores[m, n] = z[r0..<r0+m, :] · table[k0..<k0+n, :]ᵀ

@@ -85,18 +85,26 @@ struct InspectReport {
         var ignored: [String] = []
         var sd: StateDict?
         do { sd = try ckpt.stateDict() } catch { ignored.append("no model state dict: \(error)") }
-        // The same derivation the loader builds from (Models/Common/ModelFamilies.swift).
+        // The same derivation the loader builds from (Models/Common/ModelFamilies.swift), which also picks the
+        // weights the family's own evaluation runs (LlamaGen's `ema` entry).
         let family = sd.flatMap { ModelFamily.detect($0) }
-        var hyperparameters: [(String, JSONValue)] = []
-        if let sd, family != nil {
-            do { hyperparameters = try ModelConfiguration.derive(sd, checkpoint: ckpt).hyperparameters } catch {
+        var configuration: ModelConfiguration?
+        if sd != nil, family != nil {
+            do {
+                let derived = try ModelConfiguration.derive(checkpoint: ckpt)
+                configuration = derived.configuration
+                sd = derived.stateDict
+            } catch {
                 ignored.append("the \(family!.rawValue) configuration cannot be derived: \(error)")
             }
         }
+        let hyperparameters = configuration?.hyperparameters ?? []
         items.append(("family", family.map { .string($0.rawValue) } ?? .null))
         items.append(("config", .object(hyperparameters)))
+        items.append(("ema_weights", configuration.map { .bool($0.usesEMAWeights) } ?? .null))
         lines.append("family: \(family?.rawValue ?? "unknown")")
         if !hyperparameters.isEmpty { lines.append("config: " + hyperparameters.map { "\($0.0)=\($0.1.render())" }.joined(separator: ", ")) }
+        if let note = configuration?.emaWeightsNote { lines.append("weights used: \(note)") }
         if let sd {
             items.append(("parameters", .int(Int64(sd.parameterCount))))
             let dtypes = sd.dtypeCounts()

@@ -62,10 +62,10 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Checkpoint: .pt / .pth / .ckpt / .bin (any torch.save format) or .safetensors.")
     var checkpoint: String
 
-    @Option(help: "Upstream YAML config (latent-diffusion config.yaml, enhancing-transformers configs/*.yaml), for what the weights cannot tell.")
+    @Option(help: "Upstream config, for what the weights cannot tell: YAML (latent-diffusion config.yaml, taming model.yaml, enhancing-transformers configs/*.yaml, SEED-Voken configs/*.yaml) or a Hugging Face config.json (LlamaGen VQModelHF, open-muse MaskGitVQGAN; read by itself when it sits beside their weights).")
     var config: String?
 
-    @Option(help: "Model family (\(ModelFamily.allCases.map(\.rawValue).joined(separator: ", "))); default: detected from the checkpoint.")
+    @Option(help: "Model family (\(ModelFamily.allCases.map(\.rawValue).joined(separator: ", "))); default: detected from the checkpoint. taming-vqgan is taming's GumbelVQ: its codes are the noise-free argmax of the Gumbel logits (upstream's encode adds Gumbel noise even in eval mode, so its codes are random); taming's plain VQGAN loads as ldm-vqgan.")
     var family: ModelFamily?
 
     @Option(help: "Preprocessing preset NAME or NAME@SIZE (\(Preset.names.joined(separator: ", "))); default: the family's.")

@@ -2,7 +2,8 @@
 // decoder outputs, 8-bit PNGs, Inception features) is bitwise identical for batches of 1, 3 and 8 and for one,
 // three or all threads, in both convolution algorithms. The models cover every kernel kind: the demo VQGAN at
 // 128 px (3x3 convolutions large enough for Winograd, the fused upsampling's transposed convolutions), ldm-small
-// (spatial attention), vit-small (linear layers and multi-head attention), and the FID Inception network.
+// (spatial attention), vit-small (linear layers and multi-head attention), and the FID Inception network; and the
+// five tokenizer families of the tokenizers issue (batch 1 / one thread against batch 3 / two threads).
 
 import Foundation
 import XCTest
@@ -35,10 +36,10 @@ final class DeterminismCLITests: XCTestCase {
         return Outputs(files: files)
     }
 
-    func check(_ model: [String], name: String, algorithms: [String]) throws {
+    func check(_ model: [String], name: String, algorithms: [String], settings: [(Int, Int?)]? = nil) throws {
         for algorithm in algorithms {
             var reference: Outputs?
-            for (batch, threads) in settings {
+            for (batch, threads) in settings ?? self.settings {
                 let label = "\(name)-\(algorithm)-b\(batch)-t\(threads ?? 0)"
                 let outputs = try run(model, algorithm: algorithm, batch: batch, threads: threads, label: label)
                 XCTAssertEqual(outputs.files.keys.filter { $0.hasPrefix("png/") }.count, images.count, label)
@@ -61,6 +62,18 @@ final class DeterminismCLITests: XCTestCase {
         // No 3x3 convolutions: the algorithm makes no difference to ViT-VQGAN.
         try check(["--checkpoint", CLI.fixture("models/vit-small/last.ckpt"), "--config", CLI.fixture("models/vit-small/config.yaml")],
                   name: "vit-small", algorithms: ["winograd"])
+    }
+
+    /// The tokenizers issue's families (small checkpoints in their released containers, 64-pixel preset so that
+    /// the first level's 3x3 convolutions still run Winograd): batch 1 on one thread against batch 3 on two. Covers
+    /// LlamaGen's cosine lookup, MaskGIT's TF-"SAME" convolutions, Open-MAGVIT2's per-sample adaptive GroupNorm and
+    /// depth-to-space, IBQ's and GumbelVQ's blocked dot-product argmax.
+    func testTokenizerFamiliesGiveTheSameBitsWhateverTheBatchAndThreads() throws {
+        for c in [FamilyCLITests.llamagen, FamilyCLITests.maskgit, FamilyCLITests.openMAGVIT2, FamilyCLITests.ibq,
+                  FamilyCLITests.tamingGumbel] {
+            try check(c.model + ["--preprocess", "\(c.family)@64"], name: c.family, algorithms: ["winograd", "direct"],
+                      settings: [(1, 1), (3, 2)])
+        }
     }
 
     func testInceptionFeaturesGiveTheSameBitsWhateverTheBatchAndThreads() throws {

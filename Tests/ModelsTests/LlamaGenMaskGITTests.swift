@@ -38,34 +38,53 @@ final class LlamaGenMaskGITTests: XCTestCase {
                 XCTAssertEqual(loaded.ignoredKeys, [], file)
             }
         }
-        // TorchFormats' guess (what `inspect` shows until detection moves into Models) agrees.
+        // `inspect`'s detection (the same ModelFamily.detect) agrees.
         for (file, family) in [("llamagen-small/0025000.pt", ModelFamily.llamagenVQ), ("maskgit-small/maskgit-vqgan-small.bin", .maskgitVQGAN)] {
             let ckpt = try Checkpoint.open(path: path(file))
-            XCTAssertEqual(FamilyGuess.detect(try ckpt.stateDict(), checkpoint: ckpt)?.family, family, file)
+            XCTAssertEqual(ModelFamily.detect(try ckpt.stateDict()), family, file)
         }
         // The latent-diffusion VQGAN is still ldm-vqgan (LlamaGen also has quantize.embedding and quant_conv).
         XCTAssertEqual(try ModelLoader.load(path: path("ldm-small/model.ckpt")).model.family, .ldmVQGAN)
     }
 
+    func hyper(_ loaded: LoadedModel, _ key: String) -> String? {
+        loaded.configuration.hyperparameters.first { $0.0 == key }?.1.render()
+    }
+
     func testLlamaGenHyperParametersFromWeightsArgsAndConfig() throws {
         let pt = try ModelLoader.load(path: path("llamagen-small/0025000.pt"))
-        let summary = Dictionary(pt.model.summary, uniquingKeysWith: { a, _ in a })
-        XCTAssertEqual(summary["encoder_ch_mult"], "[1, 1]")
-        XCTAssertEqual(summary["codebook_l2_norm"], "true")
+        XCTAssertEqual(hyper(pt, "encoder_ch_mult"), "[1,1]")
+        XCTAssertEqual(hyper(pt, "codebook_l2_norm"), "true")
+        XCTAssertEqual(hyper(pt, "ema_weights"), "true")
+        XCTAssertTrue(pt.configuration.usesEMAWeights)
         // config.json beside model.safetensors turns the l2 normalisation off (the weights cannot tell).
         let hf = try ModelLoader.load(path: path("llamagen-hf-small/model.safetensors"))
-        XCTAssertEqual(Dictionary(hf.model.summary, uniquingKeysWith: { a, _ in a })["codebook_l2_norm"], "false")
+        XCTAssertEqual(hyper(hf, "codebook_l2_norm"), "false")
+        XCTAssertEqual(hyper(hf, "ema_weights"), "false")
         // Stated sizes must agree with the weights.
-        let sd = try Checkpoint.open(path: path("llamagen-hf-small/model.safetensors")).stateDict()
-        XCTAssertThrowsError(try LlamaGenVQ.args(from: sd, config: ["codebook_size": 16384])) { e in
+        let ckpt = try Checkpoint.open(path: path("llamagen-hf-small/model.safetensors"))
+        let sd = try ckpt.stateDict()
+        var stated = UpstreamConfig.HuggingFaceConfig()
+        stated.codebookSize = 16384
+        XCTAssertThrowsError(try ModelConfiguration.derive(sd, checkpoint: ckpt, yaml: UpstreamConfig(huggingFace: stated))) { e in
             XCTAssertTrue("\(e)".contains("codebook_size"), "\(e)")
         }
-        XCTAssertThrowsError(try LlamaGenVQ.args(from: sd, config: ["codebook_l2_norm": "yes"]))
-        let a = try LlamaGenVQ.args(from: sd, config: ["codebook_size": 64, "encoder_ch_mult": [1, 1]])
+        stated.codebookSize = 64
+        stated.encoderChMult = [1, 1]
+        guard case .llamagenVQ(let a, _) = try ModelConfiguration.derive(sd, checkpoint: ckpt, yaml: UpstreamConfig(huggingFace: stated)) else {
+            return XCTFail("not llamagen-vq")
+        }
         XCTAssertEqual(a.codebookSize, 64)
         XCTAssertNil(a.upstreamName)
         XCTAssertEqual(LlamaGenArgs.vq(16).upstreamName, "VQ-16")
         XCTAssertEqual(LlamaGenArgs.vq(8).upstreamName, "VQ-8")
+        // A config.json whose codebook_l2_norm is not a boolean names the key.
+        let bad = FileManager.default.temporaryDirectory.appendingPathComponent("vqrt-llamagen-bad-config.json")
+        try #"{"codebook_l2_norm": "yes"}"#.write(to: bad, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: bad) }
+        XCTAssertThrowsError(try ModelLoader.load(path: path("llamagen-hf-small/model.safetensors"), configPath: bad.path)) { e in
+            XCTAssertTrue("\(e)".contains("codebook_l2_norm"), "\(e)")
+        }
     }
 
     /// upstream's evaluation reads `ema` before `model`; the fixture's `model` entry holds other weights, so
@@ -74,11 +93,13 @@ final class LlamaGenMaskGITTests: XCTestCase {
         let ckpt = try Checkpoint.open(path: path("llamagen-small/0025000.pt"))
         let generic = try ckpt.stateDict()
         XCTAssertEqual(generic.source, "model")
-        XCTAssertEqual(try ckpt.stateDict(preferring: LlamaGenVQ.stateDictKeys).source, "ema")
+        XCTAssertEqual(try ckpt.stateDict(preferring: ModelFamily.llamagenVQ.stateDictPreference).source, "ema")
         let input = try NPY.read(path: path("llamagen-small/input.npy"))
         let x = try Tensor(shape: input.shape, values: try input.floats())
         let lat64 = try NPY.read(path: path("llamagen-small/latents64.npy")).doubles()
-        let fromModel = try LlamaGenVQ(WeightLoader(StateDictWeightSource(generic)).root, args: try LlamaGenVQ.args(from: generic))
+        guard case .llamagenVQ(let args, let ema) = try ModelConfiguration.derive(generic, checkpoint: ckpt) else { return XCTFail("not llamagen-vq") }
+        XCTAssertFalse(ema)
+        let fromModel = try LlamaGenVQ(WeightLoader(StateDictWeightSource(generic)).root, args: args)
         let latents = try fromModel.encode(x).latents.toArray()
         let diff = zip(latents, lat64).map { abs(Double($0) - $1) }.max() ?? 0
         XCTAssertGreaterThan(diff, 1e-3, "the model entry should not reproduce the ema outputs")
@@ -122,15 +143,25 @@ final class LlamaGenMaskGITTests: XCTestCase {
     }
 
     func testMaskGITConfigFromWeightsAndConfigJSON() throws {
-        let sd = try Checkpoint.open(path: path("maskgit-hf-small/model.safetensors")).stateDict()
-        let c = try MaskGITVQGAN.config(from: sd)
+        let ckpt = try Checkpoint.open(path: path("maskgit-hf-small/model.safetensors"))
+        let sd = try ckpt.stateDict()
+        func config(_ stated: UpstreamConfig.HuggingFaceConfig?) throws -> MaskGIT.Config {
+            guard case .maskgitVQGAN(let c) = try ModelConfiguration.derive(sd, checkpoint: ckpt, yaml: stated.map { UpstreamConfig(huggingFace: $0) }) else {
+                throw ModelError.badConfig("not maskgit-vqgan")
+            }
+            return c
+        }
+        let c = try config(nil)
         XCTAssertEqual(c.channelMult, [1, 1])
         XCTAssertEqual(c.numResBlocks, 2)
         XCTAssertEqual(c.numEmbeddings, 64)
-        XCTAssertThrowsError(try MaskGITVQGAN.config(from: sd, config: ["hidden_channels": 128])) { e in
-            XCTAssertTrue("\(e)".contains("hidden_channels"), "\(e)")
-        }
-        XCTAssertEqual(try MaskGITVQGAN.config(from: sd, config: ["channel_mult": [1, 1], "z_channels": 32]), c)
+        var stated = UpstreamConfig.HuggingFaceConfig()
+        stated.hiddenChannels = 128
+        XCTAssertThrowsError(try config(stated)) { e in XCTAssertTrue("\(e)".contains("hidden_channels"), "\(e)") }
+        stated.hiddenChannels = nil
+        stated.channelMult = [1, 1]
+        stated.zChannels = 32
+        XCTAssertEqual(try config(stated), c)
         // TF "SAME": total padding max((ceil(i/s) - 1) * s + (k - 1) * d + 1 - i, 0).
         XCTAssertEqual(Conv2dSame.samePadding(input: 256, kernel: 3, stride: 1, dilation: 1), 2)
         XCTAssertEqual(Conv2dSame.samePadding(input: 256, kernel: 1, stride: 1, dilation: 1), 0)

@@ -29,7 +29,8 @@ final class SeedVokenTamingFamilyTests: XCTestCase {
             XCTAssertEqual(ema.model.family, family)
             XCTAssertGreaterThan(ema.emaWeights, 20, name)
             XCTAssertTrue(ema.ignoredKeys.contains("model_ema.decay"), name)
-            XCTAssertTrue(ema.model.summary.contains { $0.0 == "weights" && $0.1.hasPrefix("EMA") }, name)
+            XCTAssertTrue(ema.configuration.usesEMAWeights, name)
+            XCTAssertTrue(ema.configuration.emaWeightsNote?.hasPrefix("EMA") == true, name)
             // Without the YAML: the same family (IBQ is told from a taming VQGAN by its EMA shadows).
             XCTAssertEqual(try ModelLoader.load(path: path).model.family, family, name)
 
@@ -40,6 +41,7 @@ final class SeedVokenTamingFamilyTests: XCTestCase {
             defer { try? FileManager.default.removeItem(at: noEMA) }
             let raw = try ModelLoader.load(path: path, configPath: noEMA.path)
             XCTAssertEqual(raw.emaWeights, 0, name)
+            XCTAssertFalse(raw.configuration.usesEMAWeights, name)
             let x = try input(name)
             let a = try ema.model.encode(x), b = try raw.model.encode(x)
             XCTAssertNotEqual(a.codes, b.codes, "\(name): EMA and raw weights gave the same codes")

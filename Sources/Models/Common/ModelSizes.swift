@@ -44,3 +44,75 @@ extension ViTVQConfig {
         return 6 * tokens * widest * 4 + heads * tokens * tokens * 4 + 3 * imageSize * imageSize * 4
     }
 }
+
+/// A convolutional tokenizer whose encoder halves the image between consecutive levels: the sides must be whole
+/// multiples of the factor, and a code grid decodes to the grid times the factor.
+public protocol DownsamplingVQModel: VQModel {
+    var downsampling: Int { get }
+}
+
+extension DownsamplingVQModel {
+    public func checkInputSize(height: Int, width: Int) throws {
+        let f = downsampling
+        guard height >= f, width >= f, height % f == 0, width % f == 0 else {
+            throw ModelError.badInput("\(family.rawValue) takes images whose sides are multiples of \(f) (its downsampling factor), not \(width)x\(height)")
+        }
+    }
+    public func codeGrid(height: Int, width: Int) -> (height: Int, width: Int) { (height / downsampling, width / downsampling) }
+    public func imageSize(codeHeight: Int, codeWidth: Int) throws -> (height: Int, width: Int) {
+        let (h, hOverflow) = codeHeight.multipliedReportingOverflow(by: downsampling)
+        let (w, wOverflow) = codeWidth.multipliedReportingOverflow(by: downsampling)
+        guard !hOverflow, !wOverflow else { throw ModelError.badCodes("a \(codeHeight)x\(codeWidth) code grid is too large") }
+        return (h, w)
+    }
+}
+
+/// Activations of one image in a pyramid of convolutional levels (the estimate TamingConfig.activationBytes makes):
+/// about six tensors of a level's widest channel count at its resolution, the full-resolution level's, and for the
+/// levels with self-attention one h·w × h·w score matrix and q|k|v. `widths[l]`: the widest channel count at level l
+/// (resolution divided by 2^l). Computed in floating point and saturated, as sizes come from untrusted code grids.
+func pyramidActivationBytes(height: Int, width: Int, widths: [Int], attentionLevels: Set<Int>) -> Int {
+    var peak = 0.0, attention = 0.0
+    for (level, channels) in widths.enumerated() {
+        let pixels = Double(height >> level) * Double(width >> level)
+        peak = max(peak, 6 * Double(channels) * pixels * 4)
+        if attentionLevels.contains(level) { attention = max(attention, pixels * pixels * 4 + 3 * Double(channels) * pixels * 4) }
+    }
+    let total = peak + attention
+    return total >= Double(Int.max) ? Int.max : Int(total)
+}
+
+/// Per level, the wider of a level's own channel count and the previous level's (a block's input).
+private func levelWidths(_ base: Int, _ mult: [Int]) -> [Int] {
+    mult.indices.map { base * max(mult[$0], $0 > 0 ? mult[$0 - 1] : 1) }
+}
+
+extension LlamaGenArgs {
+    public var downsampling: Int { 1 << (encoderChMult.count - 1) }
+
+    /// Attention follows every block of the lowest-resolution level and sits in the mid blocks.
+    public func activationBytes(height: Int, width: Int) -> Int {
+        let enc = levelWidths(ch, encoderChMult), dec = levelWidths(ch, decoderChMult)
+        let widths = (0..<max(enc.count, dec.count)).map { max($0 < enc.count ? enc[$0] : 0, $0 < dec.count ? dec[$0] : 0) }
+        return pyramidActivationBytes(height: height, width: width, widths: widths, attentionLevels: [widths.count - 1])
+    }
+}
+
+extension MaskGIT.Config {
+    public var downsampling: Int { 1 << (channelMult.count - 1) }
+
+    /// No attention anywhere.
+    public func activationBytes(height: Int, width: Int) -> Int {
+        pyramidActivationBytes(height: height, width: width, widths: levelWidths(hiddenChannels, channelMult), attentionLevels: [])
+    }
+}
+
+extension OpenMAGVIT2Config {
+    public var downsampling: Int { 1 << (chMult.count - 1) }
+
+    /// No attention; the decoder's depth-to-space upsampling holds 4x the channels at the lower resolution, the
+    /// same bytes as the level above.
+    public func activationBytes(height: Int, width: Int) -> Int {
+        pyramidActivationBytes(height: height, width: width, widths: levelWidths(ch, chMult), attentionLevels: [])
+    }
+}

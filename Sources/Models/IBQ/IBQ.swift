@@ -11,7 +11,7 @@ import NN
 import Tensor
 import TorchFormats
 
-public final class IBQ: VQModel {
+public final class IBQ: DownsamplingVQModel {
     public let config: TamingConfig
     public let embedDim: Int
     public let usesEMAWeights: Bool
@@ -35,13 +35,6 @@ public final class IBQ: VQModel {
     public var family: ModelFamily { .ibq }
     public var codebookSize: Int { quantize.nEmbed }
     public var preset: Preset { .ibq() }
-    public var summary: [(String, String)] {
-        [("ch", "\(config.ch)"), ("ch_mult", "\(config.chMult)"), ("num_res_blocks", "\(config.numResBlocks)"),
-         ("attn_resolutions", "\(config.attnResolutions)"), ("z_channels", "\(config.zChannels)"),
-         ("embed_dim", "\(embedDim)"), ("n_embed", "\(quantize.nEmbed)"),
-         ("quantizer", "argmax of the dot product with the codebook (no distance, no normalisation)"),
-         ("weights", usesEMAWeights ? "EMA (model_ema.*, as upstream's evaluation)" : "raw (no EMA in the checkpoint)")]
-    }
 
     public func encode(_ x: Tensor) throws -> Encoded {
         let h = try quantConv(try encoder(x)).plain()
@@ -54,30 +47,7 @@ public final class IBQ: VQModel {
         let q = try quantize.entries(codes, n: shape[0], h: shape[1], w: shape[2])
         return try decoder(try postQuantConv(q)).plain()
     }
-}
 
-// MARK: - Detection and hyper-parameters (for the family registry)
-
-extension IBQ {
-    /// The weights alone cannot tell IBQ from a taming / latent-diffusion VQModel: same modules, same keys. The
-    /// YAML can (`class_path: src.IBQ.models.ibqgan.IBQ`); without it, a taming-layout checkpoint carrying LitEma
-    /// shadows is taken for IBQ (every IBQ config trains with EMA; the released taming / latent-diffusion first
-    /// stages carry none). `--family ldm-vqgan` overrides.
-    public static func matches(_ sd: StateDict, yaml: [String: Any]?) -> Bool {
-        guard sd["quantize.embedding.weight"] != nil, sd["quant_conv.weight"] != nil, sd["encoder.mid.block_1.conv1.weight"] != nil else { return false }
-        if let target = ModelLoader.modelTarget(yaml) { return target.contains("IBQ") || target.contains("ibqgan") }
-        return EMAWeightSource.present(in: sd)
-    }
-
-    public static func build(_ w: Weights, _ sd: StateDict, yaml: [String: Any]?, usesEMAWeights: Bool) throws -> IBQ {
-        let p = ModelLoader.initArgs(yaml)
-        let dd = p["ddconfig"] as? [String: Any] ?? [:]
-        var config = try ModelLoader.tamingConfig(sd, resolution: dd["resolution"] as? Int ?? 256)
-        if let a = dd["attn_resolutions"] as? [Int] { config.attnResolutions = a }
-        if let z = dd["z_channels"] as? Int, z != config.zChannels { throw ModelError.badConfig("config z_channels \(z) != weights \(config.zChannels)") }
-        let e = try ModelLoader.shape(sd, "quantize.embedding.weight", rank: 2)
-        if let n = p["n_embed"] as? Int, n != e[0] { throw ModelError.badConfig("config n_embed \(n) != weights \(e[0])") }
-        if p["remap"] is String { throw ModelError.badConfig("remap (a codebook index remapping file) is not supported") }
-        return try IBQ(w, config: config, nEmbed: e[0], embedDim: e[1], usesEMAWeights: usesEMAWeights)
-    }
+    public var downsampling: Int { config.downsampling }
+    public func activationBytes(height: Int, width: Int) -> Int { config.activationBytes(height: height, width: width) }
 }

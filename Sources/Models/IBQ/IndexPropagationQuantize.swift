@@ -25,7 +25,7 @@ public final class IndexPropagationQuantize: @unchecked Sendable {
     public func codes(_ z: Tensor) throws -> (codes: [Int], error: [Float]) {
         let tokens = try z.imageToTokens()                         // 'b d h w -> b (h w) d'
         let flat = try tokens.reshaped([tokens.shape[0] * tokens.shape[1], embedDim])
-        let (idx, _) = try search(flat)
+        let (idx, _) = try search(flat, images: tokens.shape[0])
         let chosen = try Tensor.gatherRows(embedding, idx)
         return (idx, rowSquaredDistances(flat, chosen))
     }

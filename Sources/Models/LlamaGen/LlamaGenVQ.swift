@@ -43,7 +43,7 @@ public struct LlamaGenArgs: Sendable, Equatable {
     }
 }
 
-public final class LlamaGenVQ: VQModel {
+public final class LlamaGenVQ: DownsamplingVQModel {
     public let args: LlamaGenArgs
     let encoder: LlamaGen.Encoder
     let decoder: LlamaGen.Decoder
@@ -66,7 +66,6 @@ public final class LlamaGenVQ: VQModel {
     public var family: ModelFamily { .llamagenVQ }
     public var codebookSize: Int { args.codebookSize }
     public var preset: Preset { .llamagenVQ() }
-    public var summary: [(String, String)] { LlamaGenVQ.summary(args) }
 
     public func encode(_ x: Tensor) throws -> Encoded {
         let h = try quantConv(try encoder(x)).plain()
@@ -79,4 +78,7 @@ public final class LlamaGenVQ: VQModel {
         let q = try quantize.entries(codes, n: shape[0], h: shape[1], w: shape[2])
         return try decoder(try postQuantConv(q)).plain()
     }
+
+    public var downsampling: Int { args.downsampling }
+    public func activationBytes(height: Int, width: Int) -> Int { args.activationBytes(height: height, width: width) }
 }

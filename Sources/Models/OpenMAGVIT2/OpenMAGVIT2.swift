@@ -34,7 +34,7 @@ public struct OpenMAGVIT2Config: Sendable, Equatable {
     }
 }
 
-public final class OpenMAGVIT2: VQModel {
+public final class OpenMAGVIT2: DownsamplingVQModel {
     public let config: OpenMAGVIT2Config
     /// Whether the weights are the checkpoint's EMA shadows (as upstream's evaluation uses them).
     public let usesEMAWeights: Bool
@@ -53,12 +53,6 @@ public final class OpenMAGVIT2: VQModel {
     public var family: ModelFamily { .openMAGVIT2 }
     public var codebookSize: Int { quantize.codebookSize }
     public var preset: Preset { .openMAGVIT2() }
-    public var summary: [(String, String)] {
-        [("ch", "\(config.ch)"), ("ch_mult", "\(config.chMult)"), ("num_res_blocks", "\(config.numResBlocks)"),
-         ("z_channels", "\(config.zChannels)"),
-         ("quantizer", "LFQ, \(config.zChannels) bits: 2^\(config.zChannels) = \(codebookSize) implicit codes"),
-         ("weights", usesEMAWeights ? "EMA (model_ema.*, as upstream's evaluation)" : "raw (no EMA in the checkpoint)")]
-    }
 
     public func encode(_ x: Tensor) throws -> Encoded {
         let h = try encoder(x)
@@ -70,61 +64,25 @@ public final class OpenMAGVIT2: VQModel {
         try checkCodes(codes, shape: shape)
         return try decoder(try quantize.entries(codes, n: shape[0], h: shape[1], w: shape[2]))
     }
-}
 
-// MARK: - Detection and hyper-parameters (for the family registry)
+    public var downsampling: Int { config.downsampling }
 
-extension OpenMAGVIT2 {
-    /// improved_model.py's keys: `decoder.adaptive.{i}.gamma`, `encoder.mid_block.{i}` (taming has `mid.block_1`).
-    public static func matches(_ sd: StateDict) -> Bool {
-        sd["decoder.adaptive.0.gamma.weight"] != nil && sd["encoder.conv_in.weight"] != nil
-    }
-
-    /// Hyper-parameters from the weight shapes.
-    public static func config(_ sd: StateDict) throws -> OpenMAGVIT2Config {
-        let convIn = try ModelLoader.shape(sd, "encoder.conv_in.weight", rank: 4)
-        let ch = convIn[0]
-        var mult: [Int] = []
-        while let w = sd["encoder.down.\(mult.count).block.0.conv1.weight"]?.shape, w.count == 4, mult.count < 16 {
-            guard w[0] % ch == 0 else {
-                throw ModelError.badConfig("weight 'encoder.down.\(mult.count).block.0.conv1.weight' has shape \(w), not a multiple of ch \(ch)")
-            }
-            mult.append(w[0] / ch)
-        }
-        guard !mult.isEmpty else { throw ModelError.badConfig("weight 'encoder.down.0.block.0.conv1.weight' is missing") }
-        var blocks = 0
-        while sd["encoder.down.0.block.\(blocks).conv1.weight"] != nil && blocks < 64 { blocks += 1 }
-        let convOut = try ModelLoader.shape(sd, "encoder.conv_out.weight", rank: 4)
-        let decOut = try ModelLoader.shape(sd, "decoder.conv_out.weight", rank: 4)
-        return OpenMAGVIT2Config(ch: ch, outCh: decOut[0], inChannels: convIn[1], chMult: mult, numResBlocks: blocks,
-                                 zChannels: convOut[0])
-    }
-
-    /// The YAML (`model.init_args` of SEED-Voken's LightningCLI configs), when it is an Open-MAGVIT2 config, must
-    /// agree with the weights.
-    public static func check(_ c: OpenMAGVIT2Config, against yaml: [String: Any]?) throws {
-        guard let target = ModelLoader.modelTarget(yaml), target.contains("Open_MAGVIT2") || target.contains("lfqgan") else { return }
-        let p = ModelLoader.initArgs(yaml)
-        if let dd = p["ddconfig"] as? [String: Any] {
-            for (key, value) in [("ch", c.ch), ("z_channels", c.zChannels), ("num_res_blocks", c.numResBlocks)] {
-                if let y = dd[key] as? Int, y != value { throw ModelError.badConfig("config \(key) \(y) != weights \(value)") }
-            }
-            if let y = dd["ch_mult"] as? [Int], y != c.chMult { throw ModelError.badConfig("config ch_mult \(y) != weights \(c.chMult)") }
-        }
-        if let e = p["embed_dim"] as? Int, e != c.zChannels { throw ModelError.badConfig("config embed_dim \(e) != z_channels \(c.zChannels)") }
-        if let n = p["n_embed"] as? Int, c.zChannels < 63, n != 1 << c.zChannels {
-            throw ModelError.badConfig("config n_embed \(n) != 2^z_channels (\(1 << c.zChannels)): LFQ's bits are the latent channels")
-        }
-        if p["token_factorization"] as? Bool == true {
-            throw ModelError.badConfig("token_factorization: true is the transformer stage's setting; the tokenizer's codes are unfactorised")
+    // The decoder's AdaptiveGroupNorm takes the unbiased variance over the latent positions: one position would
+    // divide by zero (NaN pixels upstream), so a single-position code grid is refused before compute.
+    public func checkInputSize(height: Int, width: Int) throws {
+        let f = downsampling
+        guard height >= f, width >= f, height % f == 0, width % f == 0, (height / f) * (width / f) >= 2 else {
+            throw ModelError.badInput("open-magvit2 takes images whose sides are multiples of \(f) (its downsampling factor) and at least 2 latent positions, not \(width)x\(height)")
         }
     }
-
-    /// The model from its weights (an error names the first missing or mis-shaped key), then the YAML checked.
-    public static func build(_ w: Weights, _ sd: StateDict, yaml: [String: Any]?, usesEMAWeights: Bool) throws -> OpenMAGVIT2 {
-        let c = try config(sd)
-        let model = try OpenMAGVIT2(w, config: c, usesEMAWeights: usesEMAWeights)
-        try check(c, against: yaml)
-        return model
+    public func imageSize(codeHeight: Int, codeWidth: Int) throws -> (height: Int, width: Int) {
+        guard codeHeight > 0, codeWidth > 0, codeHeight > 1 || codeWidth > 1 else {
+            throw ModelError.badCodes("open-magvit2 decodes code grids of at least 2 positions (its adaptive GroupNorm's unbiased variance), not \(codeHeight)x\(codeWidth)")
+        }
+        let (h, hOverflow) = codeHeight.multipliedReportingOverflow(by: downsampling)
+        let (w, wOverflow) = codeWidth.multipliedReportingOverflow(by: downsampling)
+        guard !hOverflow, !wOverflow else { throw ModelError.badCodes("a \(codeHeight)x\(codeWidth) code grid is too large") }
+        return (h, w)
     }
+    public func activationBytes(height: Int, width: Int) -> Int { config.activationBytes(height: height, width: width) }
 }

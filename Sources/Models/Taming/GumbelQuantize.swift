@@ -34,7 +34,7 @@ public final class GumbelQuantize: @unchecked Sendable {
     public func codes(_ z: Tensor) throws -> (codes: [Int], error: [Float]) {
         let tokens = try z.imageToTokens()
         let flat = try tokens.reshaped([tokens.shape[0] * tokens.shape[1], numHiddens])
-        let (idx, _) = try proj(flat)
+        let (idx, _) = try proj(flat, images: tokens.shape[0])
         let chosen = try Tensor.gatherRows(embed, idx)
         return (idx, rowSquaredDistances(flat, chosen))
     }

@@ -10,7 +10,7 @@ import NN
 import Tensor
 import TorchFormats
 
-public final class TamingGumbelVQ: VQModel {
+public final class TamingGumbelVQ: DownsamplingVQModel {
     public let config: TamingConfig
     public let embedDim: Int
     let encoder: Encoder
@@ -34,14 +34,8 @@ public final class TamingGumbelVQ: VQModel {
 
     public var family: ModelFamily { .tamingVQGAN }
     public var codebookSize: Int { quantize.nEmbed }
-    /// taming's own `ImagePaths` (SmallestMaxSize + CenterCrop, x/127.5 - 1): the ldm-vqgan preset.
-    public var preset: Preset { .ldmVQGAN(resolution: config.resolution) }
-    public var summary: [(String, String)] {
-        [("model", "GumbelVQ"), ("ch", "\(config.ch)"), ("ch_mult", "\(config.chMult)"),
-         ("num_res_blocks", "\(config.numResBlocks)"), ("attn_resolutions", "\(config.attnResolutions)"),
-         ("z_channels", "\(config.zChannels)"), ("embed_dim", "\(embedDim)"), ("n_embed", "\(quantize.nEmbed)"),
-         ("codes", "noise-free argmax of the Gumbel logits (upstream adds Gumbel noise, even in eval mode)")]
-    }
+    /// taming's own `ImagePaths` (SmallestMaxSize + CenterCrop, x/127.5 - 1): the ldm-vqgan pipeline.
+    public var preset: Preset { .tamingVQGAN(resolution: config.resolution) }
 
     public func encode(_ x: Tensor) throws -> Encoded {
         let h = try quantConv(try encoder(x)).plain()
@@ -54,26 +48,7 @@ public final class TamingGumbelVQ: VQModel {
         let q = try quantize.entries(codes, n: shape[0], h: shape[1], w: shape[2])
         return try decoder(try postQuantConv(q)).plain()
     }
-}
 
-// MARK: - Detection and hyper-parameters (for the family registry)
-
-extension TamingGumbelVQ {
-    /// GumbelQuantize's keys: `quantize.proj` and `quantize.embed` (VectorQuantizer2 has `quantize.embedding`).
-    public static func matches(_ sd: StateDict) -> Bool {
-        sd["quantize.proj.weight"] != nil && sd["quantize.embed.weight"] != nil && sd["encoder.conv_in.weight"] != nil
-    }
-
-    /// Hyper-parameters from the shapes, refined by taming's `model.yaml` (`model.params.ddconfig`).
-    public static func build(_ w: Weights, _ sd: StateDict, yaml: [String: Any]?) throws -> TamingGumbelVQ {
-        let p = ModelLoader.initArgs(yaml)
-        let dd = p["ddconfig"] as? [String: Any] ?? [:]
-        var config = try ModelLoader.tamingConfig(sd, resolution: dd["resolution"] as? Int ?? 256)
-        if let a = dd["attn_resolutions"] as? [Int] { config.attnResolutions = a }
-        if let z = dd["z_channels"] as? Int, z != config.zChannels { throw ModelError.badConfig("config z_channels \(z) != weights \(config.zChannels)") }
-        let e = try ModelLoader.shape(sd, "quantize.embed.weight", rank: 2)
-        if let n = p["n_embed"] as? Int, n != e[0] { throw ModelError.badConfig("config n_embed \(n) != weights \(e[0])") }
-        if p["remap"] is String { throw ModelError.badConfig("remap (a codebook index remapping file) is not supported") }
-        return try TamingGumbelVQ(w, config: config, nEmbed: e[0], embedDim: e[1])
-    }
+    public var downsampling: Int { config.downsampling }
+    public func activationBytes(height: Int, width: Int) -> Int { config.activationBytes(height: height, width: width) }
 }
