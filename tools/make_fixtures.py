@@ -1035,11 +1035,15 @@ bool 0/1, complex [re, im], integers as numbers (all below 2**53). `sha256` is C
 
 ### hostile/manifest.json (contract C3, with extensions)
 
-`[{"file", "id", "expect", "contains"?, "note", "strict", "also_ok"?, "check"?, "canary"?, "torch"?}]`: `expect` is
-the permissive (default) result: `error`, `load`, `load-warn` (loads and must warn), `error-strict` (permissive
-loads with inert placeholders, strict weights_only-like mode errors). `strict` is the strict-mode result for every
-entry. `also_ok` names an alternative acceptable result (a clean depth/size-limit error instead of loading, or
-vice versa) where the spec leaves the choice open. `check` maps C2 tensor names to the values expected when the file
+`[{"file", "id", "expect", "contains"?, "note", "strict", "strict_contains"?, "warns"?, "also_ok"?, "check"?,
+"canary"?, "torch"?}]`: `expect` is the permissive (default) result: `error`, `load`, `load-warn` (loads and must
+warn), `error-strict` (permissive loads with inert placeholders, strict weights_only-like mode errors). `strict` is
+the strict-mode result for every entry. Every error names the check that must refuse the file: `contains` is a
+substring of the permissive error (`error`) or of the strict error (`error-strict`), chosen so that an earlier,
+unrelated failure (an I/O or format error before the check that matters) does not match; `strict_contains` is the
+strict error's substring where it differs; `warns` is a substring of a `load-warn` file's warning. `also_ok`
+names an alternative acceptable result (a clean depth/size-limit error instead of loading, or vice versa) where the
+spec leaves the choice open. `check` maps C2 tensor names to the values expected when the file
 loads. `canary` is the file a payload would create (`/tmp/vqrt_canary_<name>`); it must never exist. `torch` is
 torch 2.15 `torch.load(weights_only=True)`'s observed reaction (informational; recorded by the generator in a
 sandboxed child process; weights_only never runs a payload). Every hostile pickle is wrapped in a torch-layout zip
