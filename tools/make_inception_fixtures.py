@@ -385,9 +385,18 @@ def recon_reference(seed):
 
 
 def main():
+    global OUT_INCEPTION, OUT_METRICS
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", choices=["inception", "metrics"])
+    ap.add_argument("--out", help="output directory of the part chosen with --only (default Fixtures/<part>)")
     args = ap.parse_args()
+    if args.out:
+        if not args.only:
+            ap.error("--out needs --only")
+        if args.only == "inception":
+            OUT_INCEPTION = args.out
+        else:
+            OUT_METRICS = args.out
     if args.only in (None, "inception"):
         make_inception()
     if args.only in (None, "metrics"):
