@@ -12,7 +12,8 @@ Sets and what they need:
                            torch.save writes, and with torch's observed reactions taken from the committed manifest)
   loader                   torch (Fixtures/loader, positive and hostile, with torch's reactions observed again)
   imaging, inception,      torch and the libraries of tools/requirements.txt
-  metrics, rng, nn, models
+  metrics, rng, nn, models,
+  bf16
   demo                     torch; 2500 training steps
 The PyTorch float outputs (nn, models, and the float arrays of inception/imaging) come from the CPU kind's kernels:
 byte-identical on a CPU of the kind that generated them (the manifests say which), rounding-level differences
@@ -43,6 +44,7 @@ SETS = {
             "models/rng_reference.json", ()),
     "nn": (True, ["tools/make_nn_fixtures.py", "--check"], None, ()),
     "models": (True, ["tools/make_model_fixtures.py", "--check"], None, ()),
+    "bf16": (True, ["tools/make_bf16_fixtures.py", "--out", "TMP"], "bf16", ("README.md",)),
     "demo": (True, ["tools/train_demo.py", "--out", "TMP", "--state", "TMP/state.pt"], "demo",
              ("README.md", "state.pt")),
 }
