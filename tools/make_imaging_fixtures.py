@@ -649,10 +649,13 @@ def _skimage_data():
 
 
 def main():
+    global OUT
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", choices=["npy", "images", "family-presets"], default=None)
+    ap.add_argument("--out", default=OUT, help="output directory (default Fixtures/imaging)")
     ap.add_argument("--mirror", default="/work/.mirror", help="git mirrors of LlamaGen and 1d-tokenizer (family-presets)")
     args = ap.parse_args()
+    OUT = args.out
     if args.only in (None, "npy"):
         make_npy()
     if args.only in (None, "images"):
