@@ -20,3 +20,18 @@ def processor():
 def cpu_name():
     """The kind and the processor model, e.g. "AVX2 (AMD EPYC)"."""
     return f"{cpu_kind()} ({processor()})"
+
+
+def tolerances(recon_npy_maxabs, worst, factor=4):
+    """The `tolerances` of a model fixture's case.json: `factor` times PyTorch's own float32-vs-float64 error on the
+    kind of CPU the test runs on, recorded per kind (this machine's now: `worst`, the larger of the contiguous and
+    channels_last runs). The scheme ConformanceTests reads (tools/make_model_fixtures.py writes it too)."""
+    return {
+        "factor": factor,
+        "rule": "vqrt's max |error| against latents64.npy / recon64.npy <= factor x PyTorch's own float32 error "
+                "by_cpu[the kind of CPU the test runs on]; no entry for that kind: the test fails",
+        "recon_npy_f32_vs_f64_maxabs": recon_npy_maxabs,
+        "codes": "must equal codes.npy wherever code_margin >= 1e-5",
+        "by_cpu": {cpu_kind(): dict(worst, processor=processor(), layouts=["contiguous", "channels_last"],
+                                    torch=torch.__version__)},
+    }

@@ -17,7 +17,8 @@ What is run is upstream's evaluation path: SEED-Voken models inside `model.ema_s
 `model.encode` for the codes, `quantize.get_codebook_entry` + `model.decode` for the decoding of codes;
 GumbelQuantize with its Gumbel sample set to zero (vqrt's deterministic code; upstream draws noise even in eval).
 The float64 run is the same modules after `.double()`. PyTorch's own float32-vs-float64 error is recorded for this
-CPU in both memory formats (tolerances.by_cpu), as make_model_fixtures.py --record-cpu-errors does.
+CPU kind in both memory formats (tolerances.by_cpu["AVX2" or "AVX512"], cpu_name.tolerances), as
+make_model_fixtures.py does.
 
 `presets` -> Fixtures/presets/: upstream's own data pipelines (SEED-Voken Open_MAGVIT2 and IBQ `ImagePaths`,
 taming `ImagePaths`, size 256) on committed photos and a synthetic card, and evaluation_image.py's output mapping
@@ -38,7 +39,7 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import upstream_families as uf  # noqa: E402
-from cpu_name import cpu_name  # noqa: E402
+from cpu_name import cpu_kind, tolerances  # noqa: E402
 from make_model_fixtures import npy_info, skimage_path, stats, synthetic_image  # noqa: E402
 from reference import containers  # noqa: E402
 from vqrt_rng import fill_state_dict, values  # noqa: E402
@@ -385,11 +386,8 @@ def run_case(up, name, case, tmp):
         else "quant_conv(encoder(x)), [N, embed_dim, h, w]",
         "recon_definition": "model.decode(quantize.get_codebook_entry(codes.npy)) in model space",
         "code_margin_units": margin_units,
-        "tolerances": {"latents_f32_vs_f64_maxabs": lat_max, "latents_f32_vs_f64_rms": lat_rms,
-                       "recon_f32_vs_f64_maxabs": rec_max, "recon_f32_vs_f64_rms": rec_rms,
-                       "suggested_factor": 4,
-                       "codes": "must equal codes.npy wherever code_margin >= 1e-5",
-                       "by_cpu": {cpu_name(): worst}},
+        "generated_on": cpu_kind(),
+        "tolerances": tolerances(rec_max, worst),
         "codes": {"distinct": int(torch.unique(codes32).numel()), "positions": int(codes32.numel()),
                   "f32_vs_f64_mismatches": int(mismatch.sum()),
                   "max_margin_at_mismatch": float(margin[mismatch].max()) if mismatch.any() else None,

@@ -22,7 +22,8 @@ MaskGIT encoder(x); float32 run / float64 run of the same weights and input), co
 flat row-major codes reshaped), code_margin.npy (float64 |best - second| of the upstream distance formula on the
 float64 latents), recon.npy / recon64.npy (upstream decode of codes.npy: `decode_code` / `decoder(get_codebook_entry)`,
 before any clamp, float32 / float64), case.json. Tolerances: PyTorch's own float32-vs-float64 error on this CPU,
-measured in both memory formats (contiguous, channels_last), the larger recorded under tolerances.by_cpu.
+measured in both memory formats (contiguous, channels_last), the larger recorded under tolerances.by_cpu[cpu kind]
+("AVX2" or "AVX512", cpu_name.tolerances: the scheme ConformanceTests reads).
 Deterministic with --threads 1 (the default).
 """
 import argparse
@@ -44,7 +45,7 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from cpu_name import cpu_name  # noqa: E402
+from cpu_name import cpu_kind, tolerances  # noqa: E402
 from make_imaging_fixtures import upstream_modules  # noqa: E402
 from make_model_fixtures import npy_info, skimage_path, stats, synthetic_image  # noqa: E402
 from vqrt_rng import fill_state_dict  # noqa: E402
@@ -498,11 +499,8 @@ def run_case(name, case):
                                             "normalised codebook rows)), before the output mapping",
                              "maskgit-vqgan": "decoder(quantize.get_codebook_entry(codes.npy)), before "
                                               "PretrainedTokenizer.decode's clamp to [0, 1]"}[fam],
-        "tolerances": {"latents_f32_vs_f64_maxabs": lat_max, "latents_f32_vs_f64_rms": lat_rms,
-                       "recon_f32_vs_f64_maxabs": rec_max, "recon_f32_vs_f64_rms": rec_rms,
-                       "suggested_factor": 4,
-                       "codes": "must equal codes.npy wherever code_margin >= 1e-5",
-                       "by_cpu": {cpu_name(): worst}},
+        "generated_on": cpu_kind(),
+        "tolerances": tolerances(rec_max, worst),
         "codes": {"distinct": int(torch.unique(codes32).numel()), "positions": int(codes32.numel()),
                   "f32_vs_f64_mismatches": int(mismatch.sum()),
                   "min_margin": float(margin.min()), "median_margin": float(np.median(margin)),
