@@ -86,26 +86,26 @@ CASES = {
                     "+ model.yaml; codes = noise-free argmax of the logits"),
     # ---------------- full size: vqrt-rng-v1 weights
     "open-magvit2-full-256-L": dict(
-        kind="full", family="open-magvit2", q="lfq", seed=121, size=256, images=["astronaut.png"],
-        dd=dd(128, (1, 1, 2, 2, 4), 4, 18, resolution=256),
+        kind="full", family="open-magvit2", q="lfq", seed=121, size=128, images=["astronaut.png"],
+        dd=dd(128, (1, 1, 2, 2, 4), 4, 18, resolution=128),
         description="Open-MAGVIT2 imagenet_lfqgan_256_L (ch 128, ch_mult 1,1,2,2,4, 4 res blocks, z 18, 2^18 "
-                    "codes); 256x256 input (16x16 latents)"),
+                    "codes); 128x128 input (8x8 latents)"),
     "ibq-full-16384": dict(
-        kind="full", family="ibq", q="ibq", seed=122, size=256, images=["chelsea.png"],
+        kind="full", family="ibq", q="ibq", seed=122, size=128, images=["chelsea.png"],
         dd=dd(128, (1, 1, 2, 2, 4), 4, 256, attn=[16]), n_embed=16384, embed_dim=256,
         description="IBQ imagenet_ibqgan_16384 (ch 128, ch_mult 1,1,2,2,4, 4 res blocks, attention at 16, "
-                    "z = embed_dim 256, 16384 codes); 256x256 input (16x16 latents)"),
+                    "z = embed_dim 256, 16384 codes); 128x128 input (8x8 latents)"),
     "taming-full-f16-1024": dict(
-        kind="full", family="ldm-vqgan", q="vq", seed=123, size=256, images=["coffee.png"],
+        kind="full", family="ldm-vqgan", q="vq", seed=123, size=128, images=["coffee.png"],
         dd=dd(128, (1, 1, 2, 2, 4), 2, 256, attn=[16]), n_embed=1024, embed_dim=256,
         description="taming VQGAN ImageNet f16-1024 (configs/imagenet_vqgan.yaml: ch 128, ch_mult 1,1,2,2,4, 2 "
-                    "res blocks, attention at 16, z = embed_dim 256, 1024 codes) run by taming's VQModel; 256x256 "
-                    "input (16x16 latents)"),
+                    "res blocks, attention at 16, z = embed_dim 256, 1024 codes) run by taming's VQModel; 128x128 "
+                    "input (8x8 latents)"),
     "taming-gumbel-full-f8": dict(
-        kind="full", family="taming-vqgan", q="gumbel", seed=124, size=256, images=["rocket.jpg"],
+        kind="full", family="taming-vqgan", q="gumbel", seed=124, size=128, images=["rocket.jpg"],
         dd=dd(128, (1, 1, 2, 4), 2, 256, attn=[32]), n_embed=8192, embed_dim=256,
         description="taming GumbelVQ OpenImages f8-8192 (ch 128, ch_mult 1,1,2,4, 2 res blocks, attention at 32, "
-                    "z = embed_dim 256, 8192 codes); 256x256 input (32x32 latents)"),
+                    "z = embed_dim 256, 8192 codes); 128x128 input (16x16 latents)"),
 }
 
 # The 8-bit preparation of each family: the upstream dataset class that its evaluation instantiates.

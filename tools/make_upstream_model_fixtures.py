@@ -304,11 +304,11 @@ CASES = {
         build=lambda: UP["vq_model"].VQ_models["VQ-8"](codebook_size=16384, codebook_embed_dim=8).eval(),
         description="LlamaGen VQ-8 as released (ch_mult 1,2,2,4); 128x128 input (16x16 latents)"),
     "maskgit-full-f16": dict(
-        kind="full", family="maskgit-vqgan", seed=123, size=256, images=["coffee.png"],
+        kind="full", family="maskgit-vqgan", seed=123, size=128, images=["coffee.png"],
         conf=lambda: maskgit_conf(), n_embed=1024, pretrained_tokenizer=True,
         description="MaskGIT-VQGAN f16 as released (titok.PretrainedTokenizer's config: hidden 128, channel_mult "
                     "1,1,2,2,4, 2 res blocks, z 256, 1024 codes), built by PretrainedTokenizer from a state dict "
-                    "file (strict load); 256x256 input (16x16 latents): its 128->256 and 256->256 layers run at 64x64"),
+                    "file (strict load); 128x128 input (8x8 latents)"),
 }
 
 
