@@ -6,6 +6,7 @@ import ArgumentParser
 import Foundation
 import Imaging
 import Metrics
+import Models
 import Pipeline
 import Tensor
 
@@ -21,20 +22,47 @@ struct Demo: ParsableCommand {
 
     @OptionGroup var common: RunOptions
 
+    @Option(help: "Run the demo with this model instead of the bundled VQGAN (any family; the bundled images are reconstructed with the family's preset).")
+    var checkpoint: String?
+
+    @Option(help: "Upstream config of --checkpoint, where its weights cannot tell (see `vqrt reconstruct --help`).")
+    var config: String?
+
+    @Option(help: "Model family of --checkpoint (\(ModelFamily.allCases.map(\.rawValue).joined(separator: ", "))); default: detected.")
+    var family: ModelFamily?
+
+    @Option(help: "Preprocessing preset NAME or NAME@SIZE for --checkpoint; default: the family's.")
+    var preprocess: String?
+
     @Option(help: "3x3 convolutions: winograd (default) or direct (PyTorch's algorithm); see `vqrt reconstruct --help`.")
     var convAlgorithm: ConvolutionKernel.Algorithm = .winograd
 
     @Option(help: "fp32 (default) or bf16; see `vqrt reconstruct --help`.")
     var precision: Precision = .fp32
 
+    func validate() throws {
+        if checkpoint == nil, config != nil || family != nil || preprocess != nil {
+            throw ValidationError("--config, --family and --preprocess apply to --checkpoint: pass the model too")
+        }
+        if let preprocess {
+            do { _ = try PresetSpec.parse(preprocess) } catch { throw ValidationError("--preprocess: \(error)") }
+        }
+    }
+
     func run() throws {
         let dir = try bundle ?? Demo.findBundle()
-        let checkpoint = (dir as NSString).appendingPathComponent("demo-vqgan.ckpt")
-        let config = (dir as NSString).appendingPathComponent("config.yaml")
         let images = try ImageList([(dir as NSString).appendingPathComponent("images")])
         let names = try images.outputNames(keepDirectories: false)
-        let source = ModelSource(checkpoint: checkpoint, config: FileSystem.kind(config) == .file ? config : nil,
-                                 execution: ExecutionConfig(convolutionAlgorithm: convAlgorithm, precision: precision))
+        let execution = ExecutionConfig(convolutionAlgorithm: convAlgorithm, precision: precision)
+        let source: ModelSource
+        if let checkpoint {
+            try FileSystem.requireReadableFile(checkpoint)
+            source = ModelSource(checkpoint: checkpoint, config: config, family: family, preprocess: preprocess, execution: execution)
+        } else {
+            let bundled = (dir as NSString).appendingPathComponent("config.yaml")
+            source = ModelSource(checkpoint: (dir as NSString).appendingPathComponent("demo-vqgan.ckpt"),
+                                 config: FileSystem.kind(bundled) == .file ? bundled : nil, execution: execution)
+        }
         var outputs = OutputGuard()
         source.register(in: &outputs)
         outputs.inputs(images)
@@ -76,7 +104,7 @@ struct Demo: ParsableCommand {
         print(String(format: "codebook usage: %d of %d codes (%.1f%%), perplexity %.1f, over %d code positions", u.usedCodes,
                      vq.model.codebookSize, 100 * u.usage, u.perplexity, u.totalCodes))
         print(String(format: "quantisation error: %.5f (mean squared distance to the chosen code)", qerr))
-        if let reference = Demo.referencePSNR(dir) {
+        if checkpoint == nil, let reference = Demo.referencePSNR(dir) {
             print(String(format: "PyTorch's reconstruction of the same images: mean PSNR %.2f dB", reference))
         }
         print(String(format: "\nwrote %d reconstructions and %@ in %.2f s", loaded.count, picture, Clock.seconds() - start))

@@ -105,6 +105,22 @@ final class FamilyCLITests: XCTestCase {
     func testIBQ() throws { try exercise(Self.ibq) }
     func testTamingGumbelVQ() throws { try exercise(Self.tamingGumbel) }
 
+    /// `vqrt demo` pointed at a model of each family: the bundled images through that family's preset.
+    func testDemoRunsOnEveryFamily() throws {
+        for c in [Self.llamagen, Self.maskgit, Self.openMAGVIT2, Self.ibq, Self.tamingGumbel] {
+            let out = tmp.appendingPathComponent("demo-\(c.family)")
+            let r = try CLI.run(["demo", "--output", out.path, "--preprocess", "\(c.family)@64"] + c.model
+                                + (c.family == "taming-vqgan" ? [] : ["--family", c.family]),
+                                environment: ["VQRT_DEMO_DIR": CLI.fixture("demo")])
+            XCTAssertEqual(r.status, 0, "\(c.family): \(r.stderr)")
+            XCTAssertTrue(r.stdout.hasPrefix("model: \(c.family)"), "\(c.family): \(r.stdout)")
+            XCTAssertTrue(r.stdout.contains("mean PSNR:"), r.stdout)
+            XCTAssertFalse(r.stdout.contains("PyTorch's reconstruction"), "the bundled model's reference is not this model's")
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent("side_by_side.png").path), c.family)
+        }
+        XCTAssertOneErrorLine(try CLI.run(["demo", "--family", "ibq"]), "--checkpoint")
+    }
+
     /// `inspect` tells a Hugging Face layout's family too (config.json beside the weights).
     func testHuggingFaceLayoutsAreInspected() throws {
         for (path, family) in [("models/llamagen-hf-small/model.safetensors", "llamagen-vq"), ("models/maskgit-hf-small/model.safetensors", "maskgit-vqgan")] {
