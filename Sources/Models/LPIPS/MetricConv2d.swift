@@ -6,11 +6,8 @@ import Tensor
 
 func metricConv2d(_ w: Weights, _ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1,
                   padding: Int = 0) throws -> Conv2d {
-    let conv = try Conv2d(w, inChannels: inChannels, outChannels: outChannels, kernelSize: kernelSize, stride: stride,
-                          padding: Padding2D(padding))
-    conv.kernel.algorithm = .direct
-    conv.kernel.precision = .fp32
-    return conv
+    try Conv2d(w.with(execution: .reference), inChannels: inChannels, outChannels: outChannels, kernelSize: kernelSize,
+               stride: stride, padding: Padding2D(padding))
 }
 
 extension Conv2d {
