@@ -82,7 +82,7 @@ final class PaperMetricsCLITests: XCTestCase {
     func testLPIPSMatchesTheLpipsPackage() throws {
         let (a, b, names) = try pairFolders()
         let nets = try XCTUnwrap(try Self.fixture("lpips.json")["nets"] as? [String: Any])
-        for net in [LPIPS.Net.alex, .squeeze] {
+        for net in LPIPS.Net.allCases {
             let want = try XCTUnwrap((nets[net.rawValue] as? [String: Any])?["float64"] as? [Double])
             XCTAssertEqual(want.count, names.count)
             let j = try runJSON(["lpips", a, b, "--backbone", CLI.lpipsBackbone(net), "--net", net.rawValue, "--batch-size", "4"])
@@ -154,6 +154,25 @@ final class PaperMetricsCLITests: XCTestCase {
         }
     }
 
+    /// A value of `vqrt fid|kid --protocol torch-fidelity first second` against torch-fidelity's `calculate_metrics` on
+    /// the same two folders (Fixtures/paper_metrics/cli.json, tools/make_cli_paper_metric_fixtures.py). Against the
+    /// exact value of its float64 network (FID by singular values, KID in float64): within 4x PyTorch's own float32
+    /// error (its float32 network's exact value against its float64 network's), at least the 1e-6 relative.
+    /// Against the number `calculate_metrics` prints (float32 network; FID through scipy's sqrtm on these singular
+    /// covariances, KID in float32): that bound plus the distance of its number from its own exact value.
+    func assertMatchesCalculateMetrics(_ value: Double, _ key: String, _ label: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let j = try Self.fixture("cli.json")
+        func get(_ a: String, _ b: String) throws -> Double {
+            try XCTUnwrap(((j[a] as? [String: Any])?[b] as? [String: Any])?[key] as? Double, "cli.json \(a).\(b).\(key)")
+        }
+        let exact64 = try get("exact", "float64"), exact32 = try get("exact", "float32")
+        let printed = try get("torch_fidelity", "float32")
+        let tolerance = max(4 * abs(exact32 - exact64), 1e-6 * abs(exact64))
+        print("\(label): vqrt \(value), torch-fidelity float64 network \(exact64) (float32 network \(exact32), calculate_metrics \(printed)); |vqrt - exact| = \(abs(value - exact64)), tolerance \(tolerance)")
+        XCTAssertLessThanOrEqual(abs(value - exact64), tolerance, "\(label) against torch-fidelity's float64 network", file: file, line: line)
+        XCTAssertLessThanOrEqual(abs(value - printed), tolerance + abs(printed - exact32), "\(label) against calculate_metrics", file: file, line: line)
+    }
+
     /// The torch-fidelity protocol through `features`, `fid-stats`, `fid` and `kid`, on the files torch-fidelity's
     /// own extractor read for Fixtures/paper_metrics/pool3_fidelity.npy with the same synthetic weights (seed 1):
     /// pool3 within 1e-4 row-relative; the statistics are those of these features; FID and KID of two folders are
@@ -213,6 +232,7 @@ final class PaperMetricsCLITests: XCTestCase {
         XCTAssertEqual(fromFiles["protocol"] as? String, "torch-fidelity", "the protocol the files record")
         let x = try XCTUnwrap((fromFolders["fid"] as? NSNumber)?.doubleValue), y = try XCTUnwrap((fromFiles["fid"] as? NSNumber)?.doubleValue)
         XCTAssertEqual(x, y, accuracy: 1e-9 * max(1, abs(x)))
+        try assertMatchesCalculateMetrics(x, "fid", "FID of the folders")
         // Statistics of the other protocol are refused, naming the file.
         let other = tmp.appendingPathComponent("other.npz").path
         r = try CLI.run(["fid-stats"] + weights + [dirs[1].path, "--output", other])
@@ -229,6 +249,8 @@ final class PaperMetricsCLITests: XCTestCase {
         let kidFolders = try runJSON(["kid", "--protocol", "torch-fidelity", "--kid-subsets", "20"] + weights + dirs.map(\.path))
         let kidFiles = try runJSON(["kid", fa, fb, "--kid-subsets", "20"])
         XCTAssertEqual(kidFolders["subset_size"] as? Int, 7)
+        try assertMatchesCalculateMetrics(try XCTUnwrap((kidFolders["kid_mean"] as? NSNumber)?.doubleValue), "kid_mean", "KID mean of the folders")
+        try assertMatchesCalculateMetrics(try XCTUnwrap((kidFolders["kid_std"] as? NSNumber)?.doubleValue), "kid_std", "KID std of the folders")
         XCTAssertEqual(kidFolders["kid_mean"] as? Double, kidFiles["kid_mean"] as? Double)
         XCTAssertEqual(kidFolders["kid_std"] as? Double, kidFiles["kid_std"] as? Double)
         XCTAssertEqual(kidFiles["protocol"] as? String, "torch-fidelity")
@@ -270,7 +292,8 @@ final class PaperMetricsCLITests: XCTestCase {
     }
 
     /// The pair metrics both reports carry, and KID (bitwise: the same feature rows in the same order).
-    static let pairScores = [["r_fid"], ["fid", "pytorch-fid"], ["fid", "torch-fidelity"], ["r_is", "mean"], ["r_is", "std"],
+    /// (r-IS needs at least as many images as its 10 splits: null on these 6, as PIGM's NaN.)
+    static let pairScores = [["r_fid"], ["fid", "pytorch-fid"], ["fid", "torch-fidelity"],
                              ["psnr_db", "mean"], ["ssim", "torchmetrics"], ["ssim", "pytorch-msssim"], ["ssim", "skimage"],
                              ["ssim", "llamagen"], ["lpips", "mean"]]
     static let kidScores = [["kid", "pytorch-fid", "mean"], ["kid", "pytorch-fid", "std"], ["kid", "torch-fidelity", "mean"],
@@ -290,6 +313,11 @@ final class PaperMetricsCLITests: XCTestCase {
             XCTAssertNotNil(Self.value(er, path), "eval report: \(path) missing")
         }
         XCTAssertEqual(Self.value(er, ["r_fid"]), Self.value(er, ["fid", "pytorch-fid"]))
+        XCTAssertTrue((er["r_is"] as? [String: Any])?["mean"] is NSNull, "r-IS of 6 images in 10 splits")
+        // kid.mean/std are the pytorch-fid features' KID (as r_fid is that protocol's FID).
+        XCTAssertEqual(Self.value(er, ["kid", "mean"]), Self.value(er, ["kid", "pytorch-fid", "mean"]))
+        XCTAssertEqual(Self.value(er, ["kid", "std"]), Self.value(er, ["kid", "pytorch-fid", "std"]))
+        XCTAssertEqual((er["kid"] as? [String: Any])?["protocol"] as? String, "pytorch-fid")
         XCTAssertNotEqual(Self.value(er, ["fid", "torch-fidelity"]), Self.value(er, ["fid", "pytorch-fid"]))
         XCTAssertEqual((er["lpips"] as? [String: Any])?["net"] as? String, "alex")
         XCTAssertEqual(((er["kid"] as? [String: Any])?["torch-fidelity"] as? [String: Any])?["subsets"] as? Int, 10)
