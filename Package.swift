@@ -61,16 +61,18 @@ let package = Package(
         // libFuzzer entry points; built only by tools/fuzz with -sanitize=fuzzer.
         .executableTarget(name: "vqrt-fuzz", dependencies: ["PickleVM", "TorchFormats"], path: "Sources/Fuzz"),
 
-        .testTarget(name: "PickleVMTests", dependencies: ["PickleVM"]),
-        .testTarget(name: "TorchFormatsTests", dependencies: ["TorchFormats", "PickleVM"]),
-        .testTarget(name: "CLITests", dependencies: ["vqrt", "Models", "NN", "Pipeline", "NPY"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Tensor", "NPY", "TorchFormats"]),
-        .testTarget(name: "NPYTests", dependencies: ["NPY"]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "NPY"]),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor", "NPY"]),
-        .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "NPY"]),
-        .testTarget(name: "InceptionTests", dependencies: ["Models", "NN", "Tensor", "Imaging", "NPY"]),
-        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "NPY", "Tensor", "NN", "CLAPACK", "Imaging"]),
+        // What every test target shares: where the fixtures are, and Fixtures/nn's cases (NNTests, TensorTests).
+        .target(name: "TestSupport", dependencies: ["NPY", "Tensor"], path: "Tests/TestSupport"),
+        .testTarget(name: "PickleVMTests", dependencies: ["TestSupport", "PickleVM"]),
+        .testTarget(name: "TorchFormatsTests", dependencies: ["TestSupport", "TorchFormats", "PickleVM"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "vqrt", "Models", "NN", "Pipeline", "NPY"]),
+        .testTarget(name: "ModelsTests", dependencies: ["TestSupport", "Models", "NN", "Tensor", "NPY", "TorchFormats"]),
+        .testTarget(name: "NPYTests", dependencies: ["TestSupport", "NPY"]),
+        .testTarget(name: "ImagingTests", dependencies: ["TestSupport", "Imaging", "NPY"]),
+        .testTarget(name: "TensorTests", dependencies: ["TestSupport", "Tensor", "NPY"]),
+        .testTarget(name: "NNTests", dependencies: ["TestSupport", "NN", "Tensor", "NPY"]),
+        .testTarget(name: "InceptionTests", dependencies: ["TestSupport", "Models", "NN", "Tensor", "Imaging", "NPY"]),
+        .testTarget(name: "MetricsTests", dependencies: ["TestSupport", "Metrics", "NPY", "Tensor", "NN", "CLAPACK", "Imaging"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -24,7 +24,8 @@ low-rank identity (`exact_fid`), and pytorch-fid's own deviation is reported. Si
 from the covariance itself (`singular`), not from the image count: besides every set of <= 2048 images, the fixture
 weights leave some pool3 features zero on every image (136 of 2048 on L1 at 2100 images), so even the large sets'
 covariances are singular. The fid-stats file check then compares exact FIDs of the statistics (`factor_fid`).
-Writes a JSON report (--report, default Fixtures/metrics/conformance.json) and exits 1 if a check fails.
+Writes a JSON report (--report, default report.json in the work directory; a developer check, not a fixture: it
+holds vqrt's own numbers and timings) and exits 1 if a check fails.
 """
 import argparse
 import json
@@ -122,7 +123,7 @@ def main():
     ap.add_argument("--seeds", type=int, nargs="+", default=[1])
     ap.add_argument("--large", type=int, default=2100, help="images in each of the large sets L1, L2")
     ap.add_argument("--workdir", default=None)
-    ap.add_argument("--report", default=os.path.join(ROOT, "Fixtures", "metrics", "conformance.json"))
+    ap.add_argument("--report", default=None, help="JSON report (default: report.json in the work directory)")
     args = ap.parse_args()
 
     import torch
@@ -134,6 +135,7 @@ def main():
     cpu = torch.device("cpu")
 
     work = args.workdir or tempfile.mkdtemp(prefix="vqrt-conformance-")
+    args.report = args.report or os.path.join(work, "report.json")
     small = make_set(os.path.join(work, "small"), 40, 11, [3, 2, 2, 2, 1])
     l1 = make_set(os.path.join(work, "L1"), args.large, 21, [3, 3, 2, 1, 1], size=128)
     l2 = make_set(os.path.join(work, "L2"), args.large, 22, [1, 2, 3, 3, 1], size=128)

@@ -41,6 +41,9 @@ def exact_fid(x1, x2):
 
 
 def main():
+    global OUT
+    if sys.argv[1:2] == ["--out"] and len(sys.argv) == 3:
+        OUT = sys.argv[2]  # tools/check_fixtures.py regenerates into a temporary file
     import torch
     torch.set_num_threads(2)
     import pytorch_fid.inception as pfi

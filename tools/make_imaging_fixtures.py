@@ -525,9 +525,12 @@ def make_resize():
 
 
 def main():
+    global OUT
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", choices=["npy", "images"], default=None)
+    ap.add_argument("--out", default=OUT, help="output directory (default Fixtures/imaging)")
     args = ap.parse_args()
+    OUT = args.out
     if args.only in (None, "npy"):
         make_npy()
     if args.only in (None, "images"):

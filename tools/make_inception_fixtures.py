@@ -224,9 +224,9 @@ def make_inception():
             "torch_f32_vs_f64_max_abs": float(err.max()),
             "torch_f32_vs_f64_max_rel_to_row_max": float((err / scale).max()),
             "pool3_mean": float(pool3_64.mean()), "pool3_spread_across_images":
-                float(pool3_64.std(0).mean() / np.sqrt((pool3_64 ** 2).mean())),
-            "seconds": round(time.time() - t, 1)}
-        print(f"seed {seed}: {manifest['seeds'][str(seed)]}")
+                float(pool3_64.std(0).mean() / np.sqrt((pool3_64 ** 2).mean()))}
+        # The time taken is printed, not recorded: the manifest must regenerate byte for byte.
+        print(f"seed {seed}: {manifest['seeds'][str(seed)]}, {time.time() - t:.1f} s")
     with open(os.path.join(OUT_INCEPTION, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
 
@@ -281,7 +281,8 @@ def make_metrics(seed=7):
     for a, b in FID_PAIRS:
         t = time.time()
         value = float(calculate_frechet_distance(stats[a][0], stats[a][1], stats[b][0], stats[b][1]))
-        fid["pairs"].append({"a": a, "b": b, "fid": value, "seconds": round(time.time() - t, 2)})
+        fid["pairs"].append({"a": a, "b": b, "fid": value})   # (no time taken: it must regenerate byte for byte)
+        print(f"FID {a}-{b}: {value} ({time.time() - t:.2f} s)")
         print(f"FID {a}-{b}: {value!r}")
     # a small pytorch-fid format stats file (64-d), and the FID to a second 64-d set
     s1 = fid_features("S1", 500, seed, 0.1, dim=64, rank=8)
@@ -385,9 +386,18 @@ def recon_reference(seed):
 
 
 def main():
+    global OUT_INCEPTION, OUT_METRICS
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", choices=["inception", "metrics"])
+    ap.add_argument("--out", help="output directory of the part chosen with --only (default Fixtures/<part>)")
     args = ap.parse_args()
+    if args.out:
+        if not args.only:
+            ap.error("--out needs --only")
+        if args.only == "inception":
+            OUT_INCEPTION = args.out
+        else:
+            OUT_METRICS = args.out
     if args.only in (None, "inception"):
         make_inception()
     if args.only in (None, "metrics"):

@@ -337,7 +337,11 @@ def make_entropy():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", choices=["rng", "kid", "ssim", "lpips", "fidelity", "entropy"])
+    ap.add_argument("--out", help="write the set here instead of Fixtures/paper_metrics (tools/check_fixtures.py)")
     args = ap.parse_args()
+    if args.out:
+        global OUT, IMAGES
+        OUT, IMAGES = args.out, os.path.join(args.out, "images")
     os.makedirs(OUT, exist_ok=True)
     import torch
     torch.set_num_threads(2)

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Model faithfulness fixtures (contract C5) -> Fixtures/models/<case>/.
 
-Command line (deterministic: bitwise reproducible with the default --threads 1; ~3 min):
+Command line (deterministic: bitwise reproducible on one CPU kind with the default --threads 1; ~6 min):
     nice .venv-tools/bin/python tools/make_model_fixtures.py              # all cases
     nice .venv-tools/bin/python tools/make_model_fixtures.py --only ldm-small vit-full-small
+    nice .venv-tools/bin/python tools/make_model_fixtures.py --check      # regenerate into a temp dir, compare
+    nice .venv-tools/bin/python tools/make_model_fixtures.py --record-cpu-errors   # see below
 
 SMALL cases: tiny configurations in their real upstream containers, weights committed (generated with vqrt-rng-v1,
 then the codebook / a bias adjusted as described in case.json, and saved in the container).
@@ -12,25 +14,38 @@ seed, applying the listed `overrides`); only inputs and PyTorch outputs are comm
 
 Per case: input.npy (float32 [N,3,H,W], model input space), latents.npy / latents64.npy (float32 / float64; what
 the quantizer receives: [N,C,h,w] for conv models, [N,T,C] for vit), codes.npy (int64 [N,h,w], float32 run),
-recon.npy (float32 decode of codes.npy; small cases only), recon64.npy (float64 decode of THE SAME codes;
-vit-full-small stores it rounded to float32 to stay < 3 MB), code_margin.npy (float64 [N,h,w], |best - second|
-of the float64 quantizer scores, in the quantizer's own units), case.json (config, weights, tolerances, notes).
-    nice .venv-tools/bin/python tools/make_model_fixtures.py --record-cpu-errors   # see below
+recon.npy (float32 decode of codes.npy: the 8-bit pixel check compares with it), recon64.npy (float64 decode of
+THE SAME codes; vit-full-small stores it rounded to float32 to stay small), code_margin.npy (float64 [N,h,w],
+|best - second| of the float64 quantizer scores, in the quantizer's own units), case.json (config, weights,
+tolerances, notes).
 
-Tolerances are PyTorch's own float32-vs-float64 max-abs / RMS errors; Swift (float32) should land within a small
-multiple (4x) of them against the *64 arrays, and its codes must equal codes.npy wherever code_margin >= 1e-5.
+Input sizes: every 3x3 stride-1 convolution of each family has outputs of >= 64x64 pixels (where vqrt's Winograd
+path takes over) in at least one case: the small cases run 64x64 inputs, and one Table 1 f=4 case and the Table 3
+64x64x3 case run 256x256 inputs, so their 256- and 512-channel layers work at 128x128 and 64x64.
+
+Tolerances are PyTorch's own float32-vs-float64 max-abs / RMS errors; vqrt (float32) must land within `factor`
+(4) times them against the *64 arrays, and its codes must equal codes.npy wherever code_margin >= 1e-5.
 PyTorch's float32 error depends on the CPU kernels it runs (AVX2 convolutions accumulate in another order than
-AVX-512 ones). `--record-cpu-errors` runs every committed case's weights and inputs through PyTorch in float32 on
-this machine, in both memory formats (contiguous and channels_last: different kernels), compares with the committed
-float64 arrays and records the larger error under tolerances.by_cpu[<capability (processor)>]; the tests derive
-their tolerance from the largest error recorded for the case. Nothing else in the case changes.
+AVX-512 ones), so it is recorded per CPU kind under tolerances.by_cpu[<kind>] (kind = torch's CPU capability,
+AVX2 or AVX512), the larger of the contiguous and channels_last runs (different kernels); the tests apply the entry
+of the kind they run on and fail when it is missing. Generating a case records this machine's kind. Another kind's
+entry is kept by a rerun only while the case's inputs and weights are unchanged and its float64 arrays agree to
+1e-12 (relative); otherwise it is dropped, with a message. `--record-cpu-errors` adds (or refreshes) this machine's
+kind for the committed cases without changing anything else: run it on a CPU of each kind the tests must pass on.
+
+Byte-identical regeneration: inputs, weights and case.json depend only on the code (weight adjustments derived
+from encoder outputs are computed in float64); the float arrays PyTorch computes depend on the CPU kind's kernels,
+so a rerun reproduces every byte on a CPU of the kind in case.json's `generated_on`, and elsewhere differs by
+rounding only (`--check` prints the largest difference of each array that differs).
 """
 import argparse
 import copy
+import filecmp
 import json
 import os
 import shutil
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -40,10 +55,13 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from reference import containers, ldm_vqgan, presets, rt_vqvae, vit_vqgan  # noqa: E402
-from cpu_name import cpu_name  # noqa: E402
+from cpu_name import cpu_kind, processor  # noqa: E402
 from vqrt_rng import fill_state_dict  # noqa: E402
 
-OUT = os.path.join(HERE, "..", "Fixtures", "models")
+COMMITTED = os.path.normpath(os.path.join(HERE, "..", "Fixtures", "models"))
+OUT = COMMITTED
+FACTOR = 4
+ERROR_KEYS = ("latents_f32_vs_f64_maxabs", "latents_f32_vs_f64_rms", "recon_f32_vs_f64_maxabs", "recon_f32_vs_f64_rms")
 CODEBOOK_SOURCES = ["hubble_deep_field.jpg", "ihc.png", "retina.jpg", "motorcycle_right.png"]
 
 
@@ -81,14 +99,15 @@ def prepare(family, source, size):
 
 def codebook_from_latents(model, family, size, n_codes, noise, seed):
     """Codebook rows sampled from encoder outputs of CODEBOOK_SOURCES (+ Gaussian noise of `noise` x the latent
-    std), so codes are spread over the data instead of all collapsing onto a few."""
+    std), so codes are spread over the data instead of all collapsing onto a few. Computed in float64 (then
+    rounded to float32 by the caller's copy_) so that the weights do not depend on the CPU's float32 kernels."""
     xs = np.stack([presets.to_input(family, prepare(family, s, size)[0]) for s in CODEBOOK_SOURCES])
     with torch.no_grad():
-        lat = model.encode_to_prequant(torch.from_numpy(xs))
+        lat = copy.deepcopy(model).double().encode_to_prequant(torch.from_numpy(xs).double())
     flat = lat.reshape(-1, lat.shape[-1]) if family == "vit-vqgan" else lat.permute(0, 2, 3, 1).reshape(-1, lat.shape[1])
     g = torch.Generator().manual_seed(seed)
     pick = torch.randint(flat.shape[0], (n_codes,), generator=g)
-    return flat[pick] + noise * flat.std() * torch.randn(n_codes, flat.shape[1], generator=g)
+    return flat[pick] + noise * flat.std() * torch.randn(n_codes, flat.shape[1], generator=g, dtype=torch.float64)
 
 
 # ----------------------------------------------------------------------------------------------- cases
@@ -108,14 +127,14 @@ def vit_small_cfg():
 CASES = {
     # ---------------- small, weights committed
     "ldm-small": dict(
-        kind="small", family="ldm-vqgan", seed=11, size=32, images=["astronaut.png", "synthetic"],
+        kind="small", family="ldm-vqgan", seed=11, size=64, images=["astronaut.png", "synthetic"],
         build=lambda: ldm_vqgan.build(ldm_small_cfg()), config=ldm_small_cfg,
         container="ldm", file="model.ckpt",
         description="latent-diffusion VQModel, ch 32, ch_mult (1,1), 1 res block, attention at 16 (down.1/up.1) + "
                     "mid, z=embed 4, 64 codes; Lightning 1.4.2 checkpoint with loss.* weights, optimizer states and a "
                     "ModelCheckpoint callback keyed by its class; config.yaml beside it"),
     "rt-small-cosine": dict(
-        kind="small", family="rt-vqvae", seed=12, size=32, images=["chelsea.png", "synthetic"],
+        kind="small", family="rt-vqvae", seed=12, size=64, images=["chelsea.png", "synthetic"],
         build=lambda: rt_vqvae.build(8, "cosine", ch=32, ch_mult=(1, 1), num_res_blocks=1, attn_resolutions=[16],
                                      z_channels=32, resolution=32, embed_dim=8, n_embed=64),
         container="rt", file="20_model.pth", codebook="cosine", f=8,
@@ -141,9 +160,10 @@ CASES = {
         build=lambda: rt_vqvae.build(8, "euclidean"), codebook="euclidean", f=8,
         description="Table 1 f=8 euclidean (z 256 -> Linear -> 32, 1024 codes); 128x128 input (8x8 latents)"),
     "rt-full-f4-cosine": dict(
-        kind="full", family="rt-vqvae", seed=103, size=64, images=["coffee.png"],
+        kind="full", family="rt-vqvae", seed=103, size=256, images=["coffee.png"],
         build=lambda: rt_vqvae.build(4, "cosine"), codebook="cosine", f=4,
-        description="Table 1 f=4 cosine (ch_mult 1,2,4, z 3, no projections, 8192 codes); 64x64 input (16x16)"),
+        description="Table 1 f=4 cosine (ch_mult 1,2,4, z 3, no projections, 8192 codes); 256x256 input (64x64 "
+                    "latents; its 512-channel layers at 64x64, the 256-channel ones at 128x128)"),
     "rt-full-f4-euclidean": dict(
         kind="full", family="rt-vqvae", seed=104, size=64, images=["rocket.jpg"],
         build=lambda: rt_vqvae.build(4, "euclidean"), codebook="euclidean", f=4,
@@ -154,10 +174,10 @@ CASES = {
         description="rotation_trick Table 3 32x32x4 = vq-f8 layout (ch_mult 1,2,2,4, attn 32, 16384 codes of dim "
                     "4); 128x128 input (16x16 latents)"),
     "ldm-full-t3-64x64x3": dict(
-        kind="full", family="ldm-vqgan", seed=106, size=64, images=["synthetic"],
+        kind="full", family="ldm-vqgan", seed=106, size=256, images=["synthetic"],
         build=lambda: ldm_vqgan.build("table3-64x64x3"), config=lambda: ldm_vqgan.CONFIGS["table3-64x64x3"],
         description="rotation_trick Table 3 64x64x3 = vq-f4 layout (ch_mult 1,2,4, mid attention only, 8192 codes "
-                    "of dim 3); 64x64 synthetic input (16x16 latents)"),
+                    "of dim 3); 256x256 synthetic input (64x64 latents; its 512-channel layers at 64x64)"),
     "vit-full-small": dict(
         kind="full", family="vit-vqgan", seed=107, size=256, images=["astronaut.png"],
         build=lambda: vit_vqgan.build("small"), config=lambda: vit_vqgan.CONFIGS["small"],
@@ -293,8 +313,9 @@ def run_case(name, case):
             # A random ViT maps all tokens of an image into a narrow cone around an image-specific direction, so
             # every token would pick the same few codes. Centring the latents on this input (pre_quant.bias) fixes
             # it; the values are stored (in the checkpoint for small, in case.json for full).
-            lat = model.encode_to_prequant(x32)
-            model.pre_quant.bias.copy_(model.pre_quant.bias - lat.mean(dim=(0, 1)))
+            # In float64, so that the weights do not depend on the CPU's float32 kernels.
+            lat = copy.deepcopy(model).double().encode_to_prequant(x32.double())
+            model.pre_quant.bias.copy_(model.pre_quant.bias.double() - lat.mean(dim=(0, 1)))
             codebook_note = ("codebook: vqrt-rng-v1 values; pre_quant.bias replaced by (bias - mean latent of the "
                              "input images) so latents are centred and codes spread")
             if case["kind"] == "full":
@@ -325,15 +346,12 @@ def run_case(name, case):
     np.save(os.path.join(d, "latents64.npy"), lat64.numpy().astype(np.float64))
     np.save(os.path.join(d, "codes.npy"), codes32.numpy().astype(np.int64))
     np.save(os.path.join(d, "code_margin.npy"), margin)
-    rec64_dtype = np.float64
-    if case["kind"] == "small":
-        np.save(os.path.join(d, "recon.npy"), rec32.numpy().astype(np.float32))
-    elif fam == "vit-vqgan":
-        rec64_dtype = np.float32        # 256x256: keep the case under 3 MB
+    np.save(os.path.join(d, "recon.npy"), rec32.numpy().astype(np.float32))
+    rec64_dtype = np.float32 if fam == "vit-vqgan" and case["kind"] == "full" else np.float64   # 256x256: size
     np.save(os.path.join(d, "recon64.npy"), rec64.numpy().astype(rec64_dtype))
 
     lat_max, lat_rms = stats(lat32.numpy(), lat64.numpy())
-    rec_max, rec_rms = stats(rec32.numpy(), rec64.numpy())
+    rec_max, rec_rms = stats(rec32.numpy(), np.load(os.path.join(d, "recon64.npy")))
     mismatch = (codes32 != codes64).numpy()
     case_json = {
         "family": fam,
@@ -355,10 +373,15 @@ def run_case(name, case):
                                "vit-vqgan": "pre_quant(encoder(x)) before l2 normalisation, [N, T, D]"}[fam],
         "recon_definition": "decoder output in model space for decode_codes(codes.npy) (exact codebook rows, not "
                             "the straight-through forward)",
-        "tolerances": {"latents_f32_vs_f64_maxabs": lat_max, "latents_f32_vs_f64_rms": lat_rms,
-                       "recon_f32_vs_f64_maxabs": rec_max, "recon_f32_vs_f64_rms": rec_rms,
-                       "suggested_factor": 4,
-                       "codes": "must equal codes.npy wherever code_margin >= 1e-5"},
+        "generated_on": cpu_kind(),
+        "tolerances": {
+            "factor": FACTOR,
+            "rule": "vqrt's max |error| against latents64.npy / recon64.npy <= factor x PyTorch's own float32 error "
+                    "by_cpu[the kind of CPU the test runs on]; no entry for that kind: the test fails",
+            "recon_npy_f32_vs_f64_maxabs": rec_max,
+            "codes": "must equal codes.npy wherever code_margin >= 1e-5",
+            "by_cpu": {},
+        },
         "codes": {"distinct": int(torch.unique(codes32).numel()), "positions": int(codes32.numel()),
                   "f32_vs_f64_mismatches": int(mismatch.sum()),
                   "min_margin_at_mismatch": float(margin[mismatch].max()) if mismatch.any() else None,
@@ -369,9 +392,7 @@ def run_case(name, case):
     }
     if fam == "vit-vqgan" and case["kind"] == "full":
         case_json["arrays_note"] = "recon64.npy holds the float64 result rounded to float32 (size)"
-    if case["kind"] == "full":
-        case_json["arrays_note"] = (case_json.get("arrays_note", "") + " recon.npy (float32) is not stored for full "
-                                    "cases; its error vs recon64 is in tolerances.").strip()
+    case_json["tolerances"]["by_cpu"] = merged_cpu_errors(name, case, case_json, d, model)
     with open(os.path.join(d, "case.json"), "w") as f:
         json.dump(case_json, f, indent=1)
     size_kb = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d)) / 1024
@@ -401,20 +422,19 @@ def committed_model(case, d, spec):
     return model
 
 
-def record_cpu_errors(name, case):
-    d = os.path.join(OUT, name)
-    with open(os.path.join(d, "case.json")) as f:
-        spec = json.load(f)
-    model = committed_model(case, d, spec)
+def measure_cpu_errors(name, model, d):
+    """PyTorch's float32 error on this machine for the case in directory d (its input, codes and float64 arrays),
+    the larger of the contiguous and channels_last runs (different kernels)."""
     x = torch.from_numpy(np.load(os.path.join(d, "input.npy")))
     codes = torch.from_numpy(np.load(os.path.join(d, "codes.npy")))
     lat64, rec64 = np.load(os.path.join(d, "latents64.npy")), np.load(os.path.join(d, "recon64.npy"))
-    worst = {"latents_f32_vs_f64_maxabs": 0.0, "latents_f32_vs_f64_rms": 0.0,
-             "recon_f32_vs_f64_maxabs": 0.0, "recon_f32_vs_f64_rms": 0.0}
-    for layout in ("contiguous", "channels_last"):
+    worst = {k: 0.0 for k in ERROR_KEYS}
+    layouts = ["contiguous", "channels_last"]
+    for layout in layouts:
         m, xi = model, x
         if layout == "channels_last":
-            m, xi = copy.deepcopy(model).to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+            m = copy.deepcopy(model).to(memory_format=torch.channels_last)
+            xi = x.contiguous(memory_format=torch.channels_last)
         with torch.no_grad():
             lat32, codes32 = m.encode(xi)
             rec32 = m.decode_codes(codes)
@@ -424,32 +444,138 @@ def record_cpu_errors(name, case):
             mx, rms = stats(a.contiguous().numpy(), b)
             worst[f"{what}_f32_vs_f64_maxabs"] = max(worst[f"{what}_f32_vs_f64_maxabs"], mx)
             worst[f"{what}_f32_vs_f64_rms"] = max(worst[f"{what}_f32_vs_f64_rms"], rms)
-    tol = spec["tolerances"]
-    by_cpu = tol.setdefault("by_cpu", {"AVX512 (Intel Xeon that generated the fixtures; contiguous only)":
-                                       {k: tol[k] for k in worst}})
-    by_cpu[cpu_name()] = worst
+    return dict(worst, processor=processor(), layouts=layouts, torch=torch.__version__)
+
+
+def previous_cpu_errors(spec):
+    """by_cpu of an existing case.json keyed by CPU kind (older files: "<kind> (<processor>)" keys, or the
+    generating machine's errors at the top level of `tolerances`)."""
+    tol = spec.get("tolerances", {})
+    out = {}
+    for key, e in tol.get("by_cpu", {}).items():
+        kind, _, rest = key.partition(" (")
+        e = dict(e)
+        if rest and "processor" not in e:
+            e["processor"] = rest.rstrip(")")
+            e["layouts"] = ["contiguous"] if "contiguous only" in rest else ["contiguous", "channels_last"]
+        out[kind] = e
+    return out
+
+
+def same_case(old_dir, new_dir, case, new_weights):
+    """Whether the case in new_dir has the inputs and weights of the one in old_dir, and float64 arrays equal to
+    1e-12 relative: then errors PyTorch made on old_dir's case hold for new_dir's."""
+    def same_bytes(f):
+        a, b = os.path.join(old_dir, f), os.path.join(new_dir, f)
+        return os.path.exists(a) and os.path.exists(b) and filecmp.cmp(a, b, shallow=False)
+    if not same_bytes("input.npy") or (case["kind"] == "small" and not same_bytes(case["file"])):
+        return False
+    if case["kind"] == "full":
+        with open(os.path.join(old_dir, "case.json")) as f:
+            if json.load(f)["weights"] != new_weights:
+                return False
+    for f in ("latents64.npy", "recon64.npy"):
+        a, b = np.load(os.path.join(old_dir, f)), np.load(os.path.join(new_dir, f))
+        if a.shape != b.shape or np.abs(a - b).max() > 1e-12 * max(1.0, float(np.abs(b).max())):
+            return False
+    return True
+
+
+def merged_cpu_errors(name, case, case_json, d, model):
+    """This machine's kind measured now; other kinds kept from the committed case when it is the same case."""
+    by_cpu = {}
+    old_dir = os.path.join(PREVIOUS, name)
+    if os.path.exists(os.path.join(old_dir, "case.json")):
+        with open(os.path.join(old_dir, "case.json")) as f:
+            old = previous_cpu_errors(json.load(f))
+        others = {k: e for k, e in old.items() if k != cpu_kind()}
+        if others and same_case(old_dir, d, case, json.loads(json.dumps(case_json["weights"]))):
+            by_cpu.update(others)
+        elif others:
+            print(f"{name}: the case changed (inputs, weights or float64 arrays): dropped the errors recorded for "
+                  f"{', '.join(sorted(others))}; record them again on such a CPU with --record-cpu-errors")
+    by_cpu[cpu_kind()] = measure_cpu_errors(name, model, d)
+    return dict(sorted(by_cpu.items()))
+
+
+def record_cpu_errors(name, case):
+    """Adds this machine's kind to the committed case (nothing else changes)."""
+    d = os.path.join(OUT, name)
+    with open(os.path.join(d, "case.json")) as f:
+        spec = json.load(f)
+    model = committed_model(case, d, spec)
+    by_cpu = previous_cpu_errors(spec)
+    by_cpu[cpu_kind()] = measure_cpu_errors(name, model, d)
+    spec["tolerances"]["by_cpu"] = dict(sorted(by_cpu.items()))
     with open(os.path.join(d, "case.json"), "w") as f:
         json.dump(spec, f, indent=1)
-    print(f"{name:24s} " + "  ".join(f"{k}: lat {e['latents_f32_vs_f64_maxabs']:.2e} rec {e['recon_f32_vs_f64_maxabs']:.2e}"
-                                     for k, e in by_cpu.items()), flush=True)
+    print(f"{name:24s} " + "  ".join(f"{k}: lat {e['latents_f32_vs_f64_maxabs']:.2e} "
+                                     f"rec {e['recon_f32_vs_f64_maxabs']:.2e}" for k, e in by_cpu.items()), flush=True)
+
+
+def check(names):
+    """Regenerates the cases into a temporary directory and compares them with the committed ones byte for byte."""
+    global OUT
+    tmp = tempfile.mkdtemp(prefix="vqrt_models_")
+    OUT = tmp
+    differ = []
+    try:
+        for name in names:
+            run_case(name, CASES[name])
+            files = set(os.listdir(os.path.join(tmp, name))) | set(os.listdir(os.path.join(COMMITTED, name)))
+            for f in sorted(files):
+                a, b = os.path.join(COMMITTED, name, f), os.path.join(tmp, name, f)
+                if os.path.exists(a) and os.path.exists(b) and filecmp.cmp(a, b, shallow=False):
+                    continue
+                note = "missing on one side"
+                if f.endswith(".npy") and os.path.exists(a) and os.path.exists(b):
+                    x, y = np.load(a), np.load(b)
+                    note = f"shape {x.shape} vs {y.shape}" if x.shape != y.shape else \
+                        f"max |difference| {np.abs(x.astype(np.float64) - y.astype(np.float64)).max():.3g}"
+                differ.append(f"{name}/{f} ({note})")
+    finally:
+        shutil.rmtree(tmp)
+    for line in differ:
+        print("DIFFERENT:", line)
+    print(f"Fixtures/models: {len(names)} cases, " + ("identical" if not differ else f"{len(differ)} files differ"))
+    return 1 if differ else 0
 
 
 def main():
+    global OUT, PREVIOUS
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", nargs="*")
-    ap.add_argument("--record-cpu-errors", action="store_true", help="add this CPU's PyTorch float32 error (docstring)")
+    ap.add_argument("--record-cpu-errors", action="store_true", help="add this CPU kind's PyTorch float32 error")
+    ap.add_argument("--check", action="store_true", help="regenerate into a temp dir and compare with the committed")
     ap.add_argument("--threads", type=int, default=1)  # results are bitwise reproducible per thread count
+    ap.add_argument("--out", default=COMMITTED, help="output directory (default Fixtures/models)")
     args = ap.parse_args()
+    OUT = args.out
+    PREVIOUS = COMMITTED     # where the errors recorded on other CPU kinds are kept from
     torch.set_num_threads(args.threads)
+    names = [n for n in CASES if not args.only or n in args.only]
+    if args.check:
+        sys.exit(check(names))
     os.makedirs(OUT, exist_ok=True)
-    for name, case in CASES.items():
-        if args.only and name not in args.only:
-            continue
+    for name in names:
         if args.record_cpu_errors:
-            record_cpu_errors(name, case)
+            record_cpu_errors(name, CASES[name])
         else:
-            run_case(name, case)
+            if OUT == COMMITTED:
+                # Keep the committed case (and what other CPUs recorded for it) until the new one is written.
+                keep = tempfile.mkdtemp(prefix="vqrt_models_previous_")
+                shutil.copytree(os.path.join(COMMITTED, name), os.path.join(keep, name))
+                PREVIOUS = keep
+                try:
+                    run_case(name, CASES[name])
+                finally:
+                    shutil.rmtree(keep)
+                    PREVIOUS = COMMITTED
+            else:
+                run_case(name, CASES[name])
 
+
+PREVIOUS = COMMITTED
 
 if __name__ == "__main__":
     main()

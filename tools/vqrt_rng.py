@@ -154,6 +154,8 @@ if __name__ == "__main__":
         if "--write-reference" in sys.argv:
             path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Fixtures", "models",
                                 "rng_reference.json")
+            if "--out" in sys.argv:   # another file (tools/check_fixtures.py compares it with the committed one)
+                path = sys.argv[sys.argv.index("--out") + 1]
             ref["command"] = "python tools/vqrt_rng.py --write-reference"
             with open(path, "w", encoding="utf-8") as f:
                 json.dump(ref, f, indent=1, ensure_ascii=False)

@@ -17,8 +17,8 @@ func fuzzOne(_ bytes: UnsafeRawBufferPointer) {
     guard let ckpt = try? Checkpoint.load(bytes: Array(bytes), name: "fuzz-input") else { return }
     for (_, t) in ckpt.allTensors() {
         // Materialising and hashing is linear work, bounded by TensorRef.maxExpandedBytes (a stride-0 view of a
-        // few bytes may expand to 256 MB): ~1 s in a release build, but this sanitised debug build is 10-20x
-        // slower, which libFuzzer's 10 s timeout reports as a hang. Larger views are not hashed here.
+        // few bytes may expand to 256 MB), which this sanitised debug build does an order of magnitude more slowly
+        // than a release build: long enough for libFuzzer's per-input timeout to report a false hang. Larger views are not hashed here.
         let (bytes, overflow) = t.numel.multipliedReportingOverflow(by: t.dtype.itemSize)
         if !overflow && bytes <= 4 << 20 { _ = try? t.sha256() }
     }

@@ -157,8 +157,8 @@ public struct FrechetDistance: Sendable {
 
 extension GaussianStatistics {
     /// Reads two statistics files at once, on two threads, when OpenBLAS's thread count (vqrt's `--threads`)
-    /// allows two: reading a pytorch-fid file is mostly zlib inflating its 32 MB sigma (np.savez_compressed), a
-    /// serial ~0.2 s each here. Each result is what `read(path:)` returns or throws.
+    /// allows two: reading a pytorch-fid file is mostly zlib inflating its 32 MB sigma (np.savez_compressed), serial
+    /// step per file. Each result is what `read(path:)` returns or throws.
     public static func read(paths a: String, _ b: String)
         -> (Result<GaussianStatistics, any Error>, Result<GaussianStatistics, any Error>) {
         guard openblas_get_num_threads() >= 2 else {

@@ -12,8 +12,9 @@ enum LinearAlgebra {
     // MARK: eigenvalues of the FID's congruence
 
     /// Band width of the first stage of the eigenvalue reduction (full → band → tridiagonal). LAPACK's own choice
-    /// (ilaenv2stage) is 32; 48 measured ~6% faster for the whole solve at n = 2048 (stage 1's dsymm packs the
-    /// trailing matrix once per panel, so wider panels amortise it, while the bulge chasing grows with the width).
+    /// (ilaenv2stage) is 32; a little wider is faster for the whole solve at n = 2048: stage 1's dsymm packs the
+    /// trailing matrix once per panel, so wider panels amortise it, while the bulge chasing grows with the width.
+    /// (tools/bench's FID rows show the effect of changing it.)
     static let bandWidth = 48
 
     /// Runs `body` with OpenBLAS limited to `threads` threads, then restores the previous count. OpenBLAS's thread
@@ -29,13 +30,13 @@ enum LinearAlgebra {
 
     /// Eigenvalues (ascending) of the symmetric matrix whose LOWER triangle `m` holds (column-major, n×n; the upper
     /// triangle is not read); `m` is overwritten. Two-stage reduction called stage by stage (LAPACK dsytrd_sy2sb,
-    /// dsytrd_sb2st, then dsterf) rather than through dsyevd_2stage, for three measured reasons (n = 2048, this
-    /// 2-core machine): the lower triangle's panels are contiguous columns (QR, not row-wise LQ: stage 1 ~25%
-    /// faster than 'U'); the band width is ours (`bandWidth`); and the bulge chasing and dsterf, which are serial,
-    /// run with OpenBLAS on one thread: with more, every one of their thousands of tiny dsymv calls wakes the
-    /// thread pool and the idle workers spin, which made that stage ~2× slower (0.27 s instead of 0.14 s).
+    /// dsytrd_sb2st, then dsterf) rather than through dsyevd_2stage, for three reasons: the lower triangle's panels
+    /// are contiguous columns (QR, not row-wise LQ, which stage 1 does more slowly with 'U'); the band width is
+    /// ours (`bandWidth`); and the bulge chasing and dsterf, which are serial, run with OpenBLAS on one thread:
+    /// with more, every one of their thousands of tiny dsymv calls wakes the thread pool and the idle workers
+    /// spin, which slows that stage down instead of speeding it up.
     /// Stage 1 is LAPACK's with OpenBLAS's current thread count, or with `split` our own transcription of it
-    /// (`bandReduceLowerSplit`). `alongside` runs on a second thread during the serial stage 2 (0.2 s of one core)
+    /// (`bandReduceLowerSplit`). `alongside` runs on a second thread during the serial stage 2 (one core's work)
     /// when `parallel`, after it otherwise, with one OpenBLAS thread; its result is returned. Falls back to
     /// dsyevd_2stage / dsyevd where the stage routines are not exported.
     static func symmetricEigenvaluesLower<S>(_ m: inout [Double], n: Int, split: Bool, parallel: Bool,
@@ -276,9 +277,8 @@ enum LinearAlgebra {
     /// independent halves of equal work, each an OpenBLAS call on one thread, run on two threads of our own, and
     /// so is the band reduction (`bandReduceLowerSplit`). OpenBLAS's own threads synchronise by spinning
     /// (sched_yield) inside every call, so as soon as a third process is runnable its level-3 routines slow down
-    /// by an order of magnitude (measured: dsytrd_sy2sb 0.14 s alone, 0.7-1.8 s beside one niced PyTorch process;
-    /// the whole `vqrt fid` 0.9 s → 1.7-2.4 s, split: 0.9 s → 1.0 s), where two independent halves merely share
-    /// the cores. Other thread counts: OpenBLAS's own threads and LAPACK's dsytrd_sy2sb.
+    /// by up to an order of magnitude (spinning workers lose whole time slices to the other process), where two
+    /// independent halves merely share the cores. Other thread counts: OpenBLAS's own threads and LAPACK's dsytrd_sy2sb.
     static func congruenceEigenvalues<S>(_ s2: [Double], lower l1: [Double], n: Int,
                                          alongside: () -> S) throws -> ([Double], S) {
         precondition(s2.count == n * n && l1.count == n * n)

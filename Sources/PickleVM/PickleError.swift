@@ -1,5 +1,9 @@
 // Errors of the pickle VM. Messages are one line and say where in the pickle the problem is.
 
+/// An error a hook raises that already says where it happened (one from inside a nested pickle): the unpickler
+/// passes it on as it is instead of appending its own offset once more at every level of nesting.
+public protocol LocatedHookError: Error {}
+
 public enum PickleError: Error, CustomStringConvertible, Equatable {
     case truncated(offset: Int, needed: String)
     case unknownOpcode(UInt8, offset: Int)

@@ -125,8 +125,8 @@ public final class Unpickler {
         return items
     }
 
-    private func memoPut(_ index: UInt64) throws {
-        let v = try top(.put)
+    private func memoPut(_ index: UInt64, _ op: Opcode) throws {
+        let v = try top(op)
         if memo[index] == nil, memo.count >= options.maxMemoEntries {
             throw PickleError.limitExceeded("more than \(options.maxMemoEntries) memo entries", offset: opStart)
         }
@@ -225,27 +225,27 @@ public final class Unpickler {
         case .frozenset: try push(.set(PySet(try popMark(op), frozen: true)))
         case .append:
             let v = try pop(op)
-            try append([v], to: try top(op))
+            try append([v], to: try top(op), op)
         case .appends:
             let items = try popMark(op)
-            try append(items, to: try top(op))
+            try append(items, to: try top(op), op)
         case .setitem:
             let v = try pop(op), k = try pop(op)
-            try setItems([k, v], on: try top(op))
+            try setItems([k, v], on: try top(op), op)
         case .setitems:
             let items = try popMark(op)
             guard items.count % 2 == 0 else { throw PickleError.malformed("SETITEMS with an odd number of items", offset: opStart) }
-            try setItems(items, on: try top(op))
+            try setItems(items, on: try top(op), op)
         case .additems:
             let items = try popMark(op)
             guard case .set(let s) = try top(op), !s.frozen else { throw typeError("ADDITEMS on \(try top(op).typeName)") }
             s.items.append(contentsOf: items)
 
         // Memo
-        case .put: try memoPut(try decimalIndex(try asciiLine("PUT")))
-        case .binput: try memoPut(UInt64(try reader.u8("BINPUT")))
-        case .longBinput: try memoPut(try reader.uint(4, "LONG_BINPUT"))
-        case .memoize: try memoPut(UInt64(memo.count))
+        case .put: try memoPut(try decimalIndex(try asciiLine("PUT")), op)
+        case .binput: try memoPut(UInt64(try reader.u8("BINPUT")), op)
+        case .longBinput: try memoPut(try reader.uint(4, "LONG_BINPUT"), op)
+        case .memoize: try memoPut(UInt64(memo.count), op)
         case .get: try memoGet(try decimalIndex(try asciiLine("GET")))
         case .binget: try memoGet(UInt64(try reader.u8("BINGET")))
         case .longBinget: try memoGet(try reader.uint(4, "LONG_BINGET"))
@@ -330,20 +330,20 @@ public final class Unpickler {
         do { return try PyKey(v) } catch { throw typeError("\(error)") }
     }
 
-    private func append(_ items: [PyValue], to target: PyValue) throws {
+    private func append(_ items: [PyValue], to target: PyValue, _ op: Opcode) throws {
         switch target {
         case .list(let l): l.items.append(contentsOf: items)
         case .object(let o): o.listItems.append(contentsOf: items)
-        default: throw typeError("APPEND on \(target.typeName) (only lists and list-like objects accept items)")
+        default: throw typeError("\(op.name) on \(target.typeName) (only lists and list-like objects accept items)")
         }
     }
 
-    private func setItems(_ items: [PyValue], on target: PyValue) throws {
+    private func setItems(_ items: [PyValue], on target: PyValue, _ op: Opcode) throws {
         let dict: PyDict
         switch target {
         case .dict(let d): dict = d
         case .object(let o): dict = o.dictItems
-        default: throw typeError("SETITEM on \(target.typeName) (only dicts and dict-like objects accept items)")
+        default: throw typeError("\(op.name) on \(target.typeName) (only dicts and dict-like objects accept items)")
         }
         for i in stride(from: 0, to: items.count, by: 2) { dict.set(try key(items[i]), items[i + 1]) }
     }
@@ -377,6 +377,8 @@ public final class Unpickler {
                 if let hooks, let v = try hooks.call(g, args: args, kind: kind) { return v }
             } catch let e as PickleError {
                 throw e
+            } catch let e as LocatedHookError {
+                throw e
             } catch {
                 throw PickleError.hook("\(error)", offset: opStart)
             }
@@ -386,7 +388,7 @@ public final class Unpickler {
 
     private func persistentLoad(_ pid: PyValue) throws -> PyValue {
         guard let hooks else { throw PickleError.rejectedOpcode("BINPERSID", offset: opStart, why: "this pickle may not reference storages") }
-        do { return try hooks.persistentLoad(pid) } catch let e as PickleError { throw e } catch {
+        do { return try hooks.persistentLoad(pid) } catch let e as PickleError { throw e } catch let e as LocatedHookError { throw e } catch {
             throw PickleError.hook("\(error)", offset: opStart)
         }
     }

@@ -50,18 +50,26 @@ public struct ImageList: Sendable {
         self.paths = paths; self.directories = directories; self.arguments = arguments
     }
 
-    /// `base.png` for each input; two inputs with the same base name are an error unless `keepDirectories`
-    /// mirrors the paths below the directory arguments.
+    /// `base.png` for each input; two inputs with the same base name are an error unless `keepDirectories`, which
+    /// names each output by its input's path below the deepest directory all inputs share (`a/x.jpg`, `b/x.jpg` ->
+    /// `a/x.png`, `b/x.png`).
     public func outputNames(keepDirectories: Bool) throws -> [String] {
+        let parents = paths.map { (FileSystem.canonical($0) as NSString).deletingLastPathComponent }
+        var common = parents.first.map { $0.split(separator: "/", omittingEmptySubsequences: true).map(String.init) } ?? []
+        for p in parents.dropFirst() {
+            let parts = p.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+            common = Array(zip(common, parts).prefix { $0.0 == $0.1 }.map(\.0))
+        }
         var seen: [String: String] = [:]
-        return try paths.map { p in
-            var name = ((p as NSString).lastPathComponent as NSString).deletingPathExtension + ".png"
-            if keepDirectories, let root = arguments.first(where: { p.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }) {
-                let rel = String(p.dropFirst(root.count)).trimmingCharacters(in: CharacterSet(charactersIn: "/"))
-                name = (rel as NSString).deletingPathExtension + ".png"
+        return try paths.enumerated().map { i, p in
+            let base = ((p as NSString).lastPathComponent as NSString).deletingPathExtension + ".png"
+            var name = base
+            if keepDirectories {
+                let below = parents[i].split(separator: "/", omittingEmptySubsequences: true).dropFirst(common.count)
+                name = (below + [Substring(base)]).joined(separator: "/")
             }
             if let other = seen[name] {
-                throw PipelineError(file: p, "it and \(other) would both be written as \(name) (use --keep-dirs)")
+                throw PipelineError(file: p, "it and \(other) would both be written as \(name)\(keepDirectories ? "" : " (use --keep-dirs)")")
             }
             seen[name] = p
             return name

@@ -70,7 +70,13 @@ public struct OutputGuard {
     /// Creates the output directories (and those holding output files) and checks they are writable: the last step
     /// before compute, after the inputs have been read and checked, so that a refused command leaves nothing behind.
     public func prepare() throws {
-        for (dir, _, _) in outputDirectories { try FileSystem.makeWritableDirectory(dir) }
+        for (dir, _, files) in outputDirectories {
+            try FileSystem.makeWritableDirectory(dir)
+            // Names with sub-directories (`reconstruct --keep-dirs`) need theirs.
+            for sub in Set(files.map { ($0 as NSString).deletingLastPathComponent }) where !sub.isEmpty {
+                try FileSystem.makeWritableDirectory((dir as NSString).appendingPathComponent(sub))
+            }
+        }
         for (p, _) in outputFiles { try FileSystem.makeWritableDirectory(FileSystem.parent(of: p)) }
     }
 }

@@ -209,6 +209,46 @@ public final class ConvolutionKernel: @unchecked Sendable {
         return implementations
     }
 
+    /// A convolution geometry a plan was made for (or vqrt's own Winograd kernel first ran on), with the
+    /// implementation that computes it.
+    public struct PlanRecord: Hashable, Sendable {
+        public let implementation: String
+        public let transposed: Bool
+        public let inChannels: Int
+        public let outChannels: Int
+        public let kernelHeight: Int
+        public let kernelWidth: Int
+        public let strideHeight: Int
+        public let strideWidth: Int
+        public let outputHeight: Int
+        public let outputWidth: Int
+    }
+
+    nonisolated(unsafe) private static var planRecords: Set<PlanRecord>?
+
+    /// Runs `body` and returns, with its result, every convolution plan made meanwhile (tests: which layers of a
+    /// model really ran Winograd). Plans are made on a kernel's first call for each input size, so build the model
+    /// inside `body`. Not reentrant.
+    public static func recordingPlans<T>(_ body: () throws -> T) rethrows -> (T, Set<PlanRecord>) {
+        implementationsLock.lock()
+        precondition(planRecords == nil, "recordingPlans is not reentrant")
+        planRecords = []
+        implementationsLock.unlock()
+        defer { implementationsLock.lock(); planRecords = nil; implementationsLock.unlock() }
+        let result = try body()
+        implementationsLock.lock(); defer { implementationsLock.unlock() }
+        return (result, planRecords ?? [])
+    }
+
+    private func recordPlan(_ implementation: String, outputHeight: Int, outputWidth: Int) {
+        ConvolutionKernel.recordImplementation(implementation)
+        ConvolutionKernel.implementationsLock.lock(); defer { ConvolutionKernel.implementationsLock.unlock() }
+        ConvolutionKernel.planRecords?.insert(PlanRecord(
+            implementation: implementation, transposed: kind == .transposed, inChannels: inChannels,
+            outChannels: outChannels, kernelHeight: kernelSize.h, kernelWidth: kernelSize.w, strideHeight: stride.h,
+            strideWidth: stride.w, outputHeight: outputHeight, outputWidth: outputWidth))
+    }
+
     /// Output spatial size for an input of `h`×`w` (may be <= 0 for inputs that are too small).
     public func outputSize(h: Int, w: Int) -> (h: Int, w: Int) {
         switch kind {
@@ -373,7 +413,8 @@ public final class ConvolutionKernel: @unchecked Sendable {
                                 transformPerCall: inChannels * outChannels > execution.winogradMaximumChannelProduct)
         }
         ownWinogradConvolution = k
-        ConvolutionKernel.recordImplementation(ConvolutionKernel.ownWinogradName)
+        let (oh, ow) = outputSize(h: shape[2], w: shape[3])
+        recordPlan(ConvolutionKernel.ownWinogradName, outputHeight: oh, outputWidth: ow)
         if execution.tracesConvolutionPlans {
             FileHandle.standardError.write(Data("conv plan \(shape) \(inChannels)->\(outChannels): \(ConvolutionKernel.ownWinogradName)\n".utf8))
         }
@@ -522,7 +563,7 @@ public final class ConvolutionKernel: @unchecked Sendable {
             weightsRoundedToBFloat16 = true
         }
         let weights = try weightVariant(for: wantW)
-        ConvolutionKernel.recordImplementation(prim.implementation)
+        recordPlan(prim.implementation, outputHeight: outShape[2], outputWidth: outShape[3])
         if execution.tracesConvolutionPlans {
             let line = "conv plan \(inputShape) \(inChannels)->\(outChannels): \(prim.implementation), scratchpad \(prim.scratchBytes >> 20) MB\n"
             FileHandle.standardError.write(Data(line.utf8))

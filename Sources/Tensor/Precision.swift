@@ -16,10 +16,9 @@
 // in any case). It brings the result no closer to PyTorch's autocast in any way we can check (that differs from
 // both by near-tie code flips: tools/bf16_autocast.py), so it is off by default.
 //
-// Speed: bf16 pays where bfloat16 dot products are cheaper than float32 FMAs (AMX tiles). On an AVX512-BF16 CPU
-// without AMX (the development machine, oneDNN 2.6) VDPBF16PS retires at a quarter of VFMADD231PS's rate, i.e.
-// half the float32 FLOP rate, and the jit/brgemm bf16 convolutions reach about half the fp32 ones' GFLOP/s: whole
-// models ran 1.5-2.6x slower than fp32 (README). The option is there for machines where it pays, and for
+// Speed: bf16 pays where bfloat16 dot products are cheaper than float32 FMAs (AMX tiles). On AVX512-BF16 CPUs
+// without AMX, VDPBF16PS retires at a quarter of VFMADD231PS's rate, i.e. half the float32 FLOP rate, so bf16
+// convolutions are slower than fp32 ones there (README's performance section has the measured ratios). The option is there for machines where it pays, and for
 // reproducing bf16 evaluations.
 import Foundation
 

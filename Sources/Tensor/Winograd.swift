@@ -50,8 +50,8 @@ final class WinogradConvolution: @unchecked Sendable {
     ///     kernel's life (it is read again on every call).
     ///   - bias: `out` values or nil.
     ///   - transformPerCall: keep only the plain kernels and transform them on every call. U is 4x the size of
-    ///     the plain kernels (38 MB for 512->512); transforming 512x512 kernels takes ~9 ms (2 AVX2 cores),
-    ///     against ~55 ms saved per image on such a layer at 64x64, so large layers pay it rather than hold U.
+    ///     the plain kernels (38 MB for 512->512); transforming a layer's kernels costs a small fraction of
+    ///     what Winograd saves on one image of such a layer at 64x64, so large layers pay it rather than hold U.
     init(weight: TensorStorage, inChannels: Int, outChannels: Int, bias: UnsafePointer<Float>?, padding: Padding2D,
          transformPerCall: Bool = false) {
         self.inChannels = inChannels

@@ -48,7 +48,7 @@ extension Checkpoint {
             guard seen.insert(key).inserted else { throw CheckpointError.legacy("storage key \(key) is listed twice") }
             guard let storage = hooks.storages[key] else { throw CheckpointError.legacy("storage key \(key) is listed but never referenced") }
             guard offset <= b.count - 8 else { throw CheckpointError.legacy("data for storage \(key) is truncated") }
-            var c = ByteCursor(b, offset)
+            var c = ByteCursor(b, offset, containerError: CheckpointError.legacy)
             let numel = Int64(bitPattern: try c.uint(8))
             guard numel == Int64(storage.numel) else {
                 throw CheckpointError.legacy("storage \(key) data header says \(numel) elements, its tensors declare \(storage.numel)")

@@ -6,7 +6,7 @@ import PickleVM
 extension Checkpoint {
     func readSafetensors() throws {
         let b = file.bytes
-        var c = ByteCursor(b, 0)
+        var c = ByteCursor(b, 0, containerError: CheckpointError.safetensors)
         let n = try c.uint(8)
         guard n <= 100_000_000, n <= UInt64(b.count - 8) else { throw CheckpointError.safetensors("header length \(n) exceeds the file") }
         let headerBytes = Data(b[8..<(8 + Int(n))])

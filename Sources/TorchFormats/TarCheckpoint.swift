@@ -67,6 +67,9 @@ extension Checkpoint {
     }
 
     func readTar(nestingDepth: Int) throws {
+        // torch.load(weights_only=True) refuses this format outright; strict mode does the same, before the
+        // storages pickle names its storage classes outside any persistent id.
+        if options.strict { throw CheckpointError.unsupported("strict mode refuses the legacy tar format (torch 0.1.x), as torch.load(weights_only=True) does") }
         let entries = try tarEntries()
         for needed in ["sys_info", "pickle", "tensors", "storages"] where entries[needed] == nil {
             throw CheckpointError.tar("entry '\(needed)' is missing")
@@ -95,7 +98,7 @@ extension Checkpoint {
                   let cls = fields.lazy.compactMap({ v -> PyGlobal? in if case .global(let g) = v { return g }; return nil }).first,
                   let dtype = DType(storageGlobal: cls) else { throw CheckpointError.tar("storage record \(fields.map(\.typeName)) is not (key, location, type)") }
             let location = fields.compactMap { $0.stringValue }.first ?? "cpu"
-            var c = ByteCursor(st, r.endOffset)
+            var c = ByteCursor(st, r.endOffset, containerError: CheckpointError.tar)
             guard c.remaining >= 8 else { throw CheckpointError.tar("storage \(key) data is truncated") }
             let numel = Int64(bitPattern: try c.uint(8))
             guard numel >= 0, numel <= Int64(st.count) else { throw CheckpointError.tar("storage \(key) claims \(numel) elements") }
@@ -128,7 +131,7 @@ extension Checkpoint {
             guard let f = r.value.sequenceItems, f.count == 3, let key = f[0].intValue else { throw CheckpointError.tar("tensor record is not (key, storage, type)") }
             let ints = f.compactMap(\.intValue)
             guard ints.count == 2, let storage = storagesByKey[ints[1]] else { throw CheckpointError.tar("tensor \(key) names no stored storage") }
-            var c = ByteCursor(te, r.endOffset)
+            var c = ByteCursor(te, r.endOffset, containerError: CheckpointError.tar)
             let ndim = Int(Int32(truncatingIfNeeded: try c.uint(4)))
             guard ndim >= 0, ndim <= TensorRef.maxDims else { throw CheckpointError.tar("tensor \(key) has \(ndim) dimensions") }
             c.skip(4)

@@ -178,9 +178,15 @@ final class TorchHooks: PickleHooks {
         case ("torch.storage", "_load_from_bytes"):
             guard args.count == 1, case .bytes(let blob) = args[0] else { return nil }
             guard nestingDepth < 2 else { throw CheckpointError.unsupported("torch.storage._load_from_bytes nested deeper than 2 levels") }
-            let nested = try Checkpoint(file: MappedFile(bytes: blob, name: "<nested _load_from_bytes blob>"),
-                                        options: .init(pickle: nestedOptions), nestingDepth: nestingDepth + 1)
-            return nested.root
+            do {
+                let nested = try Checkpoint(file: MappedFile(bytes: blob, name: "<nested _load_from_bytes blob>"),
+                                            options: .init(pickle: nestedOptions), nestingDepth: nestingDepth + 1)
+                return nested.root
+            } catch let e as NestedBlobError {
+                throw e  // located once, at the innermost blob
+            } catch {
+                throw NestedBlobError(message: "\(error)")
+            }
         case ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"):
             return .native(NumpyArray())
         case ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"):
@@ -282,4 +288,11 @@ func describe(_ v: PyValue) -> String {
     case .global(let g): return g.description
     default: return v.typeName
     }
+}
+
+/// A failure inside a `torch.storage._load_from_bytes` blob. Its message already names the offset inside that
+/// blob's pickle, so the enclosing pickles pass it on unchanged (no offset appended per nesting level).
+struct NestedBlobError: LocatedHookError, CustomStringConvertible {
+    let message: String
+    var description: String { "\(message) (inside a torch.storage._load_from_bytes blob)" }
 }

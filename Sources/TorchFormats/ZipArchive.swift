@@ -24,6 +24,12 @@ public final class ZipArchive {
     public static let maxInflateRatio = 1024
     public static let maxInflatedBytes = 1 << 34
 
+    /// The most one deflated record of a file of `fileBytes` bytes may inflate to: 1024 times the file (deflate's
+    /// own limit is ~1032), at least 64 MiB, at most 16 GiB.
+    public static func inflateCap(fileBytes: Int) -> Int {
+        min(maxInflatedBytes, max(1 << 26, fileBytes.multipliedReportingOverflow(by: maxInflateRatio).partialValue))
+    }
+
     public init(file: MappedFile) throws {
         self.file = file
         try parse()
@@ -148,7 +154,7 @@ public final class ZipArchive {
     }
 
     private func inflate(_ e: ZipEntry) throws -> UnsafeMutableRawBufferPointer {
-        let cap = min(ZipArchive.maxInflatedBytes, max(1 << 26, file.bytes.count.multipliedReportingOverflow(by: ZipArchive.maxInflateRatio).partialValue))
+        let cap = ZipArchive.inflateCap(fileBytes: file.bytes.count)
         guard e.uncompressedSize <= cap else {
             throw CheckpointError.zip("deflated entry \(e.name) claims \(e.uncompressedSize) bytes, more than the \(cap)-byte limit")
         }
@@ -189,12 +195,16 @@ public final class ZipArchive {
 struct ByteCursor {
     let base: UnsafeRawBufferPointer
     var offset: Int
-    init(_ base: UnsafeRawBufferPointer, _ offset: Int) { self.base = base; self.offset = offset }
+    /// The error of the container being read (zip by default), so a short field is reported as that container's.
+    let containerError: (String) -> CheckpointError
+    init(_ base: UnsafeRawBufferPointer, _ offset: Int, containerError: @escaping (String) -> CheckpointError = CheckpointError.zip) {
+        self.base = base; self.offset = offset; self.containerError = containerError
+    }
     var remaining: Int { base.count - offset }
     mutating func skip(_ n: Int) { offset += n }
     mutating func bytes(_ n: Int) throws -> UnsafeRawBufferPointer {
         guard n >= 0, offset >= 0, offset <= base.count, n <= base.count - offset else {
-            throw CheckpointError.zip("field of \(n) bytes at offset \(offset) runs past the end")
+            throw containerError("field of \(n) bytes at offset \(offset) runs past the end")
         }
         defer { offset += n }
         return UnsafeRawBufferPointer(rebasing: base[offset..<(offset + n)])

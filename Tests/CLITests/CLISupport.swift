@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Models
 import NN
 import XCTest
@@ -6,11 +7,7 @@ import XCTest
 /// Runs the built `vqrt` executable (a dependency of this test target, next to the test bundle).
 struct CLI {
     static let binary: URL = Bundle.main.bundleURL.appendingPathComponent("vqrt")
-    static let packageRoot: URL = {
-        var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { url.deleteLastPathComponent() }
-        return url
-    }()
+    static let packageRoot = PackagePaths.root
     static func fixture(_ path: String) -> String { packageRoot.appendingPathComponent("Fixtures").appendingPathComponent(path).path }
 
     struct Result { let status: Int32; let stdout: String; let stderr: String }

@@ -55,6 +55,21 @@ final class ModelCLITests: XCTestCase {
         XCTAssertOneErrorLine(r, "error: \(missing): no such file")
     }
 
+    func testSameBaseNamesNeedKeepDirs() throws {
+        // Two directories holding an image of the same name: refused, or mirrored with --keep-dirs.
+        let inputs = tmp.appendingPathComponent("in")
+        for sub in ["a", "b"] {
+            try FileManager.default.createDirectory(at: inputs.appendingPathComponent(sub), withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: images[0], toPath: inputs.appendingPathComponent("\(sub)/gray.jpg").path)
+        }
+        let dirs = ["a", "b"].map { inputs.appendingPathComponent($0).path }
+        let out = tmp.appendingPathComponent("out")
+        XCTAssertOneErrorLine(try CLI.run(["reconstruct"] + model + dirs + ["--output", out.path]), "--keep-dirs")
+        let r = try CLI.run(["reconstruct"] + model + dirs + ["--output", out.path, "--keep-dirs", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try CLI.contents(of: out).keys.sorted(), ["a/gray.png", "b/gray.png"])
+    }
+
     func testDemoRunsOnTheBundledDefault() throws {
         let r = try CLI.run(["demo", "--output", tmp.appendingPathComponent("demo").path], environment: ["VQRT_DEMO_DIR": CLI.fixture("demo")])
         XCTAssertEqual(r.status, 0, r.stderr)

@@ -1,17 +1,10 @@
 import Foundation
+import TestSupport
 import Imaging
 import NPY
 import XCTest
 
-/// Package root, found from this file's location.
-let packageRoot: URL = {
-    var u = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    while u.path != "/" {
-        if FileManager.default.fileExists(atPath: u.appendingPathComponent("Package.swift").path) { return u }
-        u = u.deletingLastPathComponent()
-    }
-    fatalError("package root not found from \(#filePath)")
-}()
+let packageRoot = PackagePaths.root
 
 let imagingFixtures = packageRoot.appendingPathComponent("Fixtures/imaging")
 

@@ -1,17 +1,11 @@
 import Foundation
+import TestSupport
 import NPY
 import XCTest
 
 /// Fixtures/inception (written by tools/make_inception_fixtures.py).
 enum InceptionFixtures {
-    static let root: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        while url.path != "/" {
-            url.deleteLastPathComponent()
-            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { break }
-        }
-        return url.appendingPathComponent("Fixtures")
-    }()
+    static let root = PackagePaths.fixtures()
     static let directory = root.appendingPathComponent("inception")
 
     static let manifest: [String: Any] = {

@@ -1,18 +1,12 @@
 import CLAPACK
 import Foundation
+import TestSupport
 import NN
 import XCTest
 
 /// Fixtures/metrics (written by tools/make_inception_fixtures.py --only metrics).
 enum MetricsFixtures {
-    static let directory: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        while url.path != "/" {
-            url.deleteLastPathComponent()
-            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { break }
-        }
-        return url.appendingPathComponent("Fixtures/metrics")
-    }()
+    static let directory = PackagePaths.fixtures("metrics")
 
     static func json(_ name: String) throws -> [String: Any] {
         let data = try Data(contentsOf: directory.appendingPathComponent(name))

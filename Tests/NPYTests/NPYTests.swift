@@ -1,16 +1,9 @@
 import Foundation
+import TestSupport
 import NPY
 import XCTest
 
-/// Package root, found from this file's location.
-let packageRoot: URL = {
-    var u = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    while u.path != "/" {
-        if FileManager.default.fileExists(atPath: u.appendingPathComponent("Package.swift").path) { return u }
-        u = u.deletingLastPathComponent()
-    }
-    fatalError("package root not found from \(#filePath)")
-}()
+let packageRoot = PackagePaths.root
 
 let npyDir = packageRoot.appendingPathComponent("Fixtures/imaging/npy")
 

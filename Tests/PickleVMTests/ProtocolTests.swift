@@ -1,15 +1,12 @@
 // The same rich object pickled by CPython in protocols 0 to 5 decodes to the same values.
 
 import Foundation
+import TestSupport
 import PickleVM
 import XCTest
 
 final class ProtocolTests: XCTestCase {
-    static let fixtures: URL = {
-        var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { url.deleteLastPathComponent() }
-        return url.appendingPathComponent("Fixtures/pickle")
-    }()
+    static let fixtures = PackagePaths.fixtures("pickle")
 
     func load(_ p: Int) throws -> PickleResult {
         let data = try Data(contentsOf: ProtocolTests.fixtures.appendingPathComponent("rich_p\(p).pkl"))

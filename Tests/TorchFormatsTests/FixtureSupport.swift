@@ -1,18 +1,12 @@
 import Foundation
+import TestSupport
 import PickleVM
 import TorchFormats
 import XCTest
 
 /// Paths of committed fixtures, found from this file's location (tests run from any directory).
 enum Fixtures {
-    static let root: URL = {
-        var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while url.path != "/" {
-            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url.appendingPathComponent("Fixtures") }
-            url.deleteLastPathComponent()
-        }
-        fatalError("package root not found above \(#filePath)")
-    }()
+    static let root = PackagePaths.fixtures()
 
     static func loader(_ name: String) -> String { root.appendingPathComponent("loader").appendingPathComponent(name).path }
 

@@ -1,7 +1,10 @@
 // The hostile list of spec §11.5 (H1-H41): code-execution pickles, malformed opcodes, memo and stack abuse, huge
 // declared lengths, deep nesting, size/stride overflow, short and long storages, zip tricks, bombs, polyglots.
-// Each must end as its manifest says (an error naming the problem, or a harmless load) in bounded time and memory,
-// and no canary file may ever appear.
+// Each must end as its manifest says, in both modes: an error that names the check meant to refuse it (the
+// manifest's `contains` / `strict_contains`, so a failure for another reason, say an I/O or format error before
+// that check, does not pass), or a harmless load (with the warning `warns` names). Work is bounded by the loader's
+// own limits, checked per file as memory: no file may raise the resident set beyond what those limits allow. No
+// canary file may ever appear.
 
 import Foundation
 import PickleVM
@@ -16,9 +19,7 @@ final class HostileFixtureTests: XCTestCase {
         var strict = LoadOptions()
         strict.strict = true
         var ids = Set<String>()
-        // Tests share one process, and earlier suites (full-size models, Inception) leave a high-water mark of
-        // several GB; measure only this loop's peak.
-        let peak = PeakMemory()
+        var largestRise = (kib: 0, file: "")
         for entry in manifest {
             let file = try XCTUnwrap(entry["file"] as? String)
             let path = dir.appendingPathComponent(file).path
@@ -26,7 +27,8 @@ final class HostileFixtureTests: XCTestCase {
             let contains = entry["contains"] as? String
             ids.insert(entry["id"] as? String ?? "")
             if let canary = entry["canary"] as? String { try? FileManager.default.removeItem(atPath: canary) }
-            let start = Date()
+            // Tests share one process, and earlier suites leave gigabytes resident: measure this file's rise only.
+            let peak = PeakMemory()
             var permissive: Checkpoint?
             var permissiveError: Error?
             do { permissive = try Checkpoint.open(path: path) } catch { permissiveError = error }
@@ -38,15 +40,15 @@ final class HostileFixtureTests: XCTestCase {
             switch expect {
             case "error":
                 guard let e = permissiveError else { XCTFail("\(file): loaded, expected an error"); break }
-                if let contains { XCTAssertTrue("\(e)".localizedCaseInsensitiveContains(contains), "\(file): '\(e)' lacks '\(contains)'") }
+                guard let contains else { XCTFail("\(file): the manifest names no error (contains) for it"); break }
+                XCTAssertTrue("\(e)".contains(contains), "\(file): '\(e)' lacks '\(contains)'")
                 XCTAssertFalse("\(e)".contains("\n"), "\(file): error message must be one line")
             case "load", "load-warn", "error-strict":
                 guard let c = permissive else { XCTFail("\(file): \(permissiveError.map { "\($0)" } ?? "?"), expected a load"); break }
-                if expect == "load-warn" { XCTAssertFalse(c.warnings.isEmpty, "\(file): expected a warning") }
-                if expect == "error-strict" {
-                    XCTAssertThrowsError(try Checkpoint.open(path: path, options: strict), file) { e in
-                        if let contains { XCTAssertTrue("\(e)".contains(contains), "\(file): strict error '\(e)' lacks '\(contains)'") }
-                    }
+                if expect == "load-warn" {
+                    let warns = entry["warns"] as? String
+                    XCTAssertNotNil(warns, "\(file): the manifest names no warning (warns) for it")
+                    XCTAssertTrue(c.warnings.contains { $0.contains(warns ?? "") }, "\(file): warnings \(c.warnings) lack '\(warns ?? "")'")
                 }
                 for (name, values) in entry["check"] as? [String: [Double]] ?? [:] {
                     let t = c.allTensors().first { $0.name == name }?.tensor
@@ -55,13 +57,39 @@ final class HostileFixtureTests: XCTestCase {
             default:
                 XCTFail("\(file): unknown expectation \(expect)")
             }
-            XCTAssertLessThan(Date().timeIntervalSince(start), 5, "\(file) took too long")
+            // Strict (weights_only-like) mode: every entry says what it gives; an error names its check too.
+            let strictExpect = entry["strict"] as? String ?? "?"
+            var strictError: Error?
+            do { _ = try Checkpoint.open(path: path, options: strict) } catch { strictError = error }
+            switch strictExpect {
+            case "error":
+                guard let e = strictError else { XCTFail("\(file): loaded in strict mode, expected an error"); break }
+                // error-strict entries name the strict error in `contains`; others in `strict_contains`, or share the
+                // permissive error's.
+                let needle = entry["strict_contains"] as? String ?? contains
+                guard let needle else { XCTFail("\(file): the manifest names no strict error for it"); break }
+                XCTAssertTrue("\(e)".contains(needle), "\(file): strict error '\(e)' lacks '\(needle)'")
+                XCTAssertFalse("\(e)".contains("\n"), "\(file): strict error message must be one line")
+            case "load":
+                XCTAssertNil(strictError, "\(file): strict mode failed (\(strictError.map { "\($0)" } ?? "")), expected a load")
+            default:
+                XCTFail("\(file): unknown strict expectation \(strictExpect)")
+            }
+            // Memory instead of time: the loader's own caps bound what one file can make it allocate (an inflated
+            // record, or one materialised view of repeated elements), so the rise may not exceed their sum.
+            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+            let limit = (ZipArchive.inflateCap(fileBytes: size) + TensorRef.maxExpandedBytes) >> 10 + HostileFixtureTests.slackKiB
+            let rise = peak.kibibytesSinceStart()
+            XCTAssertLessThanOrEqual(rise, limit, "\(file): resident set rose by \(rise) KiB (limit \(limit) KiB, \(peak.method))")
+            if rise > largestRise.kib { largestRise = (rise, file) }
             if let canary = entry["canary"] as? String { XCTAssertFalse(FileManager.default.fileExists(atPath: canary), "\(file) executed code!") }
         }
         XCTAssertGreaterThanOrEqual(ids.count, 35, "hostile cases cover fewer spec ids than expected: \(ids.sorted())")
-        let grown = peak.kibibytesSinceStart()
-        XCTAssertLessThan(grown, 2 << 20, "peak memory \(grown) KiB while loading hostile files (\(peak.method))")
+        print("hostile fixtures: largest rise of the resident set \(largestRise.kib) KiB (\(largestRise.file))")
     }
+
+    /// What the test itself allocates besides the loader's data (values converted to doubles, rendered text).
+    static let slackKiB = 64 << 10
 }
 
 /// How far the resident set rises above its size at the start. On Linux the high-water mark can be reset to the

@@ -5,7 +5,7 @@
 // That is exactly a transposed convolution with stride 2, padding 1 and a 4×4 kernel K, where along each axis
 //   K[0] = w[2], K[1] = w[1] + w[2], K[2] = w[0] + w[1], K[3] = w[0]
 // (w[0] is the tap at offset −1). It does 4 instead of 9 multiply-adds per output and skips the upsampled
-// intermediate; measured about 2× faster. The tap sums are formed in double and rounded once, so results differ
+// intermediate. The tap sums are formed in double and rounded once, so results differ
 // from the literal form only by float32 rounding (a few ulps). `fused = false` runs the literal form.
 import Tensor
 
