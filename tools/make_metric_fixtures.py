@@ -274,7 +274,9 @@ def make_fidelity(pairs):
     inception_dir = os.path.join(ROOT, "Fixtures", "inception", "images")
     files = [os.path.join(inception_dir, f) for f in sorted(os.listdir(inception_dir))]
     files += [os.path.join(IMAGES, f"{p}_ref.png") for p in pairs]
-    rel = [os.path.relpath(f, ROOT) for f in files]
+    # Named as the test finds them, also when --out writes the set elsewhere (tools/check_fixtures.py).
+    rel = [os.path.join("Fixtures", "paper_metrics", "images", os.path.basename(f)) if f.startswith(IMAGES)
+           else os.path.relpath(f, ROOT) for f in files]
     with tempfile.TemporaryDirectory() as tmp:
         wpath = os.path.join(tmp, "weights-inception-2015-12-05-6726825d.pth")
         sd = mif.fixture_state_dict(1)
