@@ -43,12 +43,20 @@ extension CLI {
         lock.lock(); defer { lock.unlock() }
         if let p = written[seed] { return p }
         let path = NSTemporaryDirectory() + "vqrt-test-inception-\(seed)-\(getpid()).safetensors"
+        removeAtExit
         try! writeSafetensors(InceptionWeights.synthetic(seed: seed), layout: InceptionWeights.stateDictLayout, to: path)
         written[seed] = path
         return path
     }
     nonisolated(unsafe) private static var written: [UInt64: String] = [:]
     private static let lock = NSLock()
+
+    /// The weight files above (95 MB each for Inception) are removed when the test process exits.
+    private static let removeAtExit: Void = {
+        atexit {
+            for p in Array(CLI.written.values) + Array(CLI.backbones.values) { unlink(p) }
+        }
+    }()
 
     /// A synthetic LPIPS backbone in torchvision's layout ("lpips-backbone v1": contract C4, seed 5, 4-d weights
     /// times Float(sqrt 2), as tools/make_metric_fixtures.py makes it for Fixtures/paper_metrics/lpips.json), as a
@@ -57,6 +65,7 @@ extension CLI {
         lock.lock(); defer { lock.unlock() }
         if let p = backbones[net] { return p }
         let path = NSTemporaryDirectory() + "vqrt-test-lpips-\(net.rawValue)-\(getpid()).safetensors"
+        removeAtExit
         try! writeSafetensors(SyntheticLPIPSBackbone(net), layout: LPIPSWeights.featureLayout(net), to: path)
         backbones[net] = path
         return path
