@@ -13,7 +13,8 @@ Sets and what they need:
   loader                   torch (Fixtures/loader, positive and hostile, with torch's reactions observed again)
   imaging, inception,      torch and the libraries of tools/requirements.txt (paper_metrics also torchmetrics,
   inception-cli, metrics,  pytorch-msssim, scikit-image, lpips, torch-fidelity; inception-cli pytorch-fid and
-  paper_metrics, rng, nn,  pytorch-image-generation-metrics)
+  paper_metrics(-cli),     pytorch-image-generation-metrics; paper_metrics-cli torch-fidelity and pytorch-fid)
+  rng, nn,
   models, bf16
   demo                     torch; 2500 training steps
 The PyTorch float outputs (nn, models, and the float arrays of inception/imaging) come from the CPU kind's kernels:
@@ -40,7 +41,9 @@ SETS = {
     "inception": (True, ["tools/make_inception_fixtures.py", "--only", "inception", "--out", "TMP"], "inception",
                   ("README.md", "cli.json")),
     "inception-cli": (True, ["tools/make_cli_metric_fixtures.py", "--out", "TMP/cli.json"], "inception/cli.json", ()),
-    "paper_metrics": (True, ["tools/make_metric_fixtures.py", "--out", "TMP"], "paper_metrics", ("README.md",)),
+    "paper_metrics": (True, ["tools/make_metric_fixtures.py", "--out", "TMP"], "paper_metrics", ("README.md", "cli.json")),
+    "paper_metrics-cli": (True, ["tools/make_cli_paper_metric_fixtures.py", "--out", "TMP/cli.json"], "paper_metrics/cli.json",
+                          ()),
     "metrics": (True, ["tools/make_inception_fixtures.py", "--only", "metrics", "--out", "TMP"], "metrics",
                 ("README.md",)),
     "rng": (True, ["tools/vqrt_rng.py", "--write-reference", "--out", "TMP/rng_reference.json"],

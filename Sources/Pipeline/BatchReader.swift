@@ -30,14 +30,8 @@ public final class BatchReader {
     public let preset: Preset
     public let batchSize: Int
     public let policy: FailurePolicy
-    private let keepOriginals: Bool
-    private let threads: Int
     private let warn: WarningSink
-    private var cursor: Int
-    private let end: Int
-    private var pending: (range: Range<Int>, group: DispatchGroup, box: Box)?
-
-    private final class Box: @unchecked Sendable { var batch: ImageBatch? }
+    private let ahead: ReadAhead<ImageBatch>
 
     /// - Parameters:
     ///   - range: the part of `paths` to read (a shard), all of it by default.
@@ -50,35 +44,15 @@ public final class BatchReader {
         self.preset = preset
         self.batchSize = max(1, batchSize)
         self.policy = policy
-        self.keepOriginals = keepOriginals
-        self.threads = threads
         self.warn = warn
-        cursor = range?.lowerBound ?? 0
-        end = range?.upperBound ?? paths.count
+        ahead = ReadAhead(range: range ?? 0..<paths.count, batchSize: batchSize, threads: threads) { range, threads in
+            BatchLoader.load(paths: Array(paths[range]), preset: preset, threads: threads, keepOriginals: keepOriginals)
+        }
     }
 
     /// The next batch (possibly with no image, when every one of its files failed under `.skip`), or nil at the end.
     public func next() throws -> LoadedBatch? {
-        let range: Range<Int>, batch: ImageBatch
-        if let p = pending {
-            p.group.wait()
-            range = p.range
-            batch = p.box.batch!
-            pending = nil
-        } else {
-            guard cursor < end else { return nil }
-            range = cursor..<min(cursor + batchSize, end)
-            cursor = range.upperBound
-            batch = load(range, threads: threads)
-        }
-        // Read ahead: the next batch decodes while the caller runs the model on this one.
-        if cursor < end {
-            let next = cursor..<min(cursor + batchSize, end)
-            cursor = next.upperBound
-            let group = DispatchGroup(), box = Box()
-            DispatchQueue.global().async(group: group) { [self] in box.batch = self.load(next, threads: 1) }
-            pending = (next, group, box)
-        }
+        guard let (range, batch) = ahead.next() else { return nil }
         for f in batch.failures {
             let text = "\(f.error)".replacingOccurrences(of: "\n", with: " ")
             let message = text.hasPrefix(f.path) ? text : "\(f.path): \(text)"
@@ -89,9 +63,50 @@ public final class BatchReader {
         }
         return LoadedBatch(inputRange: range, batch: batch)
     }
+}
 
-    private func load(_ range: Range<Int>, threads: Int) -> ImageBatch {
-        BatchLoader.load(paths: Array(paths[range]), preset: preset, threads: threads, keepOriginals: keepOriginals)
+/// Batches of a range loaded one ahead: the next batch is read on a background thread while the caller computes on
+/// the current one. The first batch is read at once on `threads` threads, later ones on one thread.
+final class ReadAhead<Item> {
+    private let load: (Range<Int>, Int) -> Item
+    private let batchSize: Int
+    private let threads: Int
+    private var cursor: Int
+    private let end: Int
+    private var pending: (range: Range<Int>, group: DispatchGroup, box: Box)?
+
+    private final class Box: @unchecked Sendable { var item: Item? }
+
+    init(range: Range<Int>, batchSize: Int, threads: Int, load: @escaping (Range<Int>, Int) -> Item) {
+        self.load = load
+        self.batchSize = max(1, batchSize)
+        self.threads = threads
+        cursor = range.lowerBound
+        end = range.upperBound
+    }
+
+    /// The next batch's range and contents, or nil at the end.
+    func next() -> (Range<Int>, Item)? {
+        let range: Range<Int>, item: Item
+        if let p = pending {
+            p.group.wait()
+            range = p.range
+            item = p.box.item!
+            pending = nil
+        } else {
+            guard cursor < end else { return nil }
+            range = cursor..<min(cursor + batchSize, end)
+            cursor = range.upperBound
+            item = load(range, threads)
+        }
+        if cursor < end {
+            let next = cursor..<min(cursor + batchSize, end)
+            cursor = next.upperBound
+            let group = DispatchGroup(), box = Box()
+            DispatchQueue.global().async(group: group) { [self] in box.item = self.load(next, 1) }
+            pending = (next, group, box)
+        }
+        return (range, item)
     }
 
     deinit { pending?.group.wait() }

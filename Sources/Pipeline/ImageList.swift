@@ -46,7 +46,7 @@ public struct ImageList: Sendable {
     /// This list cut to its first `n` images.
     public func prefix(_ n: Int) -> ImageList { ImageList(paths: Array(paths.prefix(n)), directories: directories, arguments: arguments) }
 
-    private init(paths: [String], directories: [String], arguments: [String]) {
+    init(paths: [String], directories: [String], arguments: [String]) {
         self.paths = paths; self.directories = directories; self.arguments = arguments
     }
 

@@ -1,6 +1,7 @@
-// The FID Inception-v3 over images: from files (pytorch-fid's reference pipeline: decode as PIL convert("RGB"),
-// /255, bilinear resize to 299, 2x - 1: Imaging's "inception" preset), or from 8-bit images already in memory
-// (eval's originals and reconstructions, exactly as pytorch-fid would read them back from PNG files).
+// The FID Inception-v3 over images under one protocol's input pipeline (pytorch-fid: decode as PIL convert("RGB"),
+// /255, bilinear resize to 299, 2x - 1; torch-fidelity: bytes, TF1 resize, (x - 128) / 128): from files, or from 8-bit
+// images already in memory (eval's originals and reconstructions, exactly as the tool would read them back from PNG
+// files).
 
 import Dispatch
 import Foundation
@@ -63,16 +64,32 @@ public struct InceptionFeatures {
 
 public struct InceptionRunner {
     public let model: InceptionV3
-    public let preset = Preset.inception()
+    public let inputProtocol: InceptionProtocol
+    public var preset: Preset { inputProtocol.preset }
 
-    public init(_ model: InceptionV3) { self.model = model }
+    public init(_ model: InceptionV3, protocol inputProtocol: InceptionProtocol = .pytorchFID) {
+        self.model = model
+        self.inputProtocol = inputProtocol
+    }
 
-    /// Features of 8-bit images (each resized to 299 as pytorch-fid does).
+    /// Features of 8-bit images (each resized to 299 as the protocol's tool does). The inputs are prepared on the
+    /// kernels' threads, each image on its own (the values do not depend on the split).
     public func features(_ images: [RGBImage], logits: Bool) throws -> InceptionFeatures {
-        var values: [Float] = []
-        values.reserveCapacity(images.count * 3 * 299 * 299)
-        for image in images { values += try preset.tensor(image) }
-        return try features(try Tensor(shape: [images.count, 3, 299, 299], values: values), logits: logits)
+        let size = InceptionV3.inputSize, plane = 3 * size * size
+        let preset = self.preset
+        let failure = FirstError()
+        let x = try Tensor(shape: [images.count, 3, size, size]) { out in
+            let base = out.baseAddress!
+            Threading.parallelChunks(images.count) { i in
+                do {
+                    let values = try preset.tensor(images[i])
+                    guard values.count == plane else { throw PipelineError("internal: Inception input of \(values.count) values") }
+                    values.withUnsafeBufferPointer { (base + i * plane).update(from: $0.baseAddress!, count: plane) }
+                } catch { failure.record(error) }
+            }
+        }
+        if let e = failure.error { throw e }
+        return try features(x, logits: logits)
     }
 
     /// Features of a preprocessed batch (`preset` applied).
@@ -98,4 +115,12 @@ public struct InceptionRunner {
             progress(done, paths.count)
         }
     }
+}
+
+/// The first error of work spread over threads.
+final class FirstError: @unchecked Sendable {
+    private let lock = NSLock()
+    private var first: Error?
+    func record(_ e: Error) { lock.lock(); if first == nil { first = e }; lock.unlock() }
+    var error: Error? { lock.lock(); defer { lock.unlock() }; return first }
 }

@@ -114,23 +114,33 @@ public enum EvalPicture {
         }
     }
 
-    /// Reconstructs the chosen images again (cheap for nine) and writes the picture.
+    /// Writes the picture: `eval` reconstructs the chosen images again (cheap for nine), `compare` reads both files
+    /// of each chosen pair.
     static func write(_ s: EvalState, dir: String, vq given: LoadedVQ?) throws {
-        let id = s.meta.identity
-        let vq: LoadedVQ
-        if let given {
-            vq = given
-        } else {
-            // The same arithmetic as the run (merge runs in a fresh process).
-            let execution = ExecutionSettings.parse(algorithm: id.convAlgorithm, precision: id.precision)
-            vq = try ModelSource(checkpoint: id.checkpoint, config: id.config, family: ModelFamily(rawValue: id.family),
-                                 preprocess: id.preset, execution: execution).load()
-        }
         let chosen = choose(s.perImagePSNR)
-        let batch = BatchLoader.load(paths: chosen.map { s.files[$0.index] }, preset: vq.preset, keepOriginals: true)
-        guard batch.failures.isEmpty, let originals = batch.originals else { throw PipelineError("the images are no longer readable") }
-        let (_, output) = try VQRunner(vq).reconstruct(batch)
-        let reconstructions = try (0..<batch.count).map { try output.image($0, preset: vq.preset) }
+        let originals: [RGBImage], reconstructions: [RGBImage]
+        if let m = s.meta.identity.model {
+            let vq: LoadedVQ
+            if let given {
+                vq = given
+            } else {
+                // The same arithmetic as the run (merge runs in a fresh process).
+                let execution = ExecutionSettings.parse(algorithm: m.convAlgorithm, precision: m.precision)
+                vq = try ModelSource(checkpoint: m.checkpoint, config: m.config, family: ModelFamily(rawValue: m.family),
+                                     preprocess: m.preset, execution: execution).load()
+            }
+            let batch = BatchLoader.load(paths: chosen.map { s.files[$0.index] }, preset: vq.preset, keepOriginals: true)
+            guard batch.failures.isEmpty, let o = batch.originals else { throw PipelineError("the images are no longer readable") }
+            let (_, output) = try VQRunner(vq).reconstruct(batch)
+            originals = o
+            reconstructions = try (0..<batch.count).map { try output.image($0, preset: vq.preset) }
+        } else {
+            let indices = chosen.map(\.index)
+            let batch = try PairReader.load(a: indices.map { s.files[$0] }, b: indices.map { s.reconstructionFiles[$0] },
+                                            range: 0..<indices.count, threads: 0)
+            originals = batch.a
+            reconstructions = batch.b
+        }
         let picture = try SideBySide.make(top: originals, bottom: reconstructions, captions: chosen.map(\.caption))
         try naming(fileName) { try ImageEncoder.writePNG(picture, to: (dir as NSString).appendingPathComponent(fileName)) }
     }

@@ -67,10 +67,13 @@ public final class ConvolutionKernel: @unchecked Sendable {
         /// With `dstReorder`: the residual (given in `outLayout`) into the primitive's destination layout.
         let residualReorder: DNNLPrimitive?
         let weights: WeightVariant
+        /// oneDNN's gemm fallback: made for one thread, run on one (`runsOnOneThread`).
+        let oneThread: Bool
         init(primitive: DNNLPrimitive, srcMD: dnnl_memory_desc_t, srcLayout: TensorLayout?, srcReorder: DNNLPrimitive?,
              inputMD: dnnl_memory_desc_t, dstMD: dnnl_memory_desc_t, outShape: [Int], outLayout: TensorLayout,
              dstReorder: DNNLPrimitive?, residualReorder: DNNLPrimitive?, weights: WeightVariant) {
-            self.primitive = primitive; self.srcMD = srcMD; self.srcLayout = srcLayout; self.srcReorder = srcReorder
+            self.primitive = primitive; oneThread = ConvolutionKernel.runsOnOneThread(primitive.implementation)
+            self.srcMD = srcMD; self.srcLayout = srcLayout; self.srcReorder = srcReorder
             self.inputMD = inputMD
             self.dstMD = dstMD; self.outShape = outShape; self.outLayout = outLayout; self.dstReorder = dstReorder
             self.residualReorder = residualReorder
@@ -130,6 +133,12 @@ public final class ConvolutionKernel: @unchecked Sendable {
     /// measured faster (tools/bench, `--profile`). Where no direct kernel exists (e.g. channels-last tensors)
     /// oneDNN's own ranking stands.
     static let preferredImplementations = ["jit:", "jit_1x1:"]
+
+    /// oneDNN's im2col + gemm fallback (or a reference kernel), taken where no jit kernel accepts the shape: its work
+    /// split, decided from the thread count at creation, changes the rounding, so it is made for and run on one thread.
+    static func runsOnOneThread(_ implementation: String) -> Bool {
+        implementation.contains("gemm") || implementation.hasPrefix("ref")
+    }
 
     /// How 3×3 stride-1 convolutions are computed.
     public enum Algorithm: String, Sendable, CaseIterable {
@@ -346,7 +355,11 @@ public final class ConvolutionKernel: @unchecked Sendable {
                     (Int32(DNNL_ARG_DST), plan.dstMD, dst),
                 ]
                 if let b = bias, let md = biasMD { args.append((Int32(DNNL_ARG_BIAS), md, UnsafeMutableRawPointer(b.pointer))) }
-                try plan.primitive.execute(args)
+                if plan.oneThread {
+                    try Threading.onOneOpenMPThread { try plan.primitive.executeOnThisThread(args) }
+                } else {
+                    try plan.primitive.execute(args)
+                }
             }
             if key.precision == .bf16, execution.roundsBFloat16Outputs {
                 Profiler.measure("rounding to bf16") {
@@ -511,11 +524,20 @@ public final class ConvolutionKernel: @unchecked Sendable {
                                                  padding.left, padding.bottom, padding.right],
                                         bias: bias != nil, sum: key.sum, winograd: winograd,
                                         precision: key.precision, threads: Threading.threads)
+        let what = kind == .convolution ? "convolution" : "transposed convolution"
         let prim = try ConvolutionKernel.sharedPrimitive(shared) {
-            try withOpDesc(src: &src, weights: &wmd, bias: &bmd, dst: &dst, shapes: "\(inputShape) -> \(outShape)",
-                           winograd: winograd) {
-                try DNNLPrimitive(opDesc: $0, attr: attr, what: kind == .convolution ? "convolution" : "transposed convolution",
-                                  prefer: ConvolutionKernel.preferredImplementations)
+            let p = try withOpDesc(src: &src, weights: &wmd, bias: &bmd, dst: &dst, shapes: "\(inputShape) -> \(outShape)",
+                                   winograd: winograd) {
+                try DNNLPrimitive(opDesc: $0, attr: attr, what: what, prefer: ConvolutionKernel.preferredImplementations)
+            }
+            guard ConvolutionKernel.runsOnOneThread(p.implementation) else { return p }
+            // No jit kernel takes this shape (e.g. AlexNet's 11x11 stride-4 first layer, LPIPS): made for one
+            // thread and run on one, its values do not depend on --threads.
+            return try Threading.onOneOpenMPThread {
+                try withOpDesc(src: &src, weights: &wmd, bias: &bmd, dst: &dst, shapes: "\(inputShape) -> \(outShape)",
+                               winograd: winograd) {
+                    try DNNLPrimitive(opDesc: $0, attr: attr, what: what, prefer: ConvolutionKernel.preferredImplementations)
+                }
             }
         }
         guard let srcMD = prim.md(dnnl_query_src_md), let dstMD = prim.md(dnnl_query_dst_md),

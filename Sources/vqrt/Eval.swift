@@ -1,5 +1,7 @@
-// `vqrt eval` and `vqrt merge` (cli.md): the whole evaluation in one streaming pass, shardable and resumable, and
-// the merge of shard partial files into the report a single run gives (Pipeline/Evaluation).
+// `vqrt eval` and `vqrt merge` (cli.md): the whole evaluation of a model in one streaming pass, shardable and
+// resumable, and the merge of shard partial files into the report a single run gives (Pipeline/Evaluation).
+// `compare` (Compare.swift) runs the same evaluation on reconstructions given as files: `EvaluationRun` is what the
+// two share.
 
 import ArgumentParser
 import Foundation
@@ -7,120 +9,134 @@ import Pipeline
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "r-FID, r-IS, PSNR, MSE, codebook usage and quantisation error of a model over an image set.")
+        abstract: "r-FID (per protocol), KID, r-IS, PSNR, SSIM, LPIPS, MSE, codebook usage and entropy, quantisation error of a model over an image set.")
 
     @OptionGroup var model: ModelOptions
-    @OptionGroup var inception: InceptionOptions
+    @OptionGroup var metrics: MetricSetOptions
     @OptionGroup var batch: BatchOptions
     @OptionGroup var common: RunOptions
+    @OptionGroup var sharding: ShardOptions
 
     @Argument(help: "Image files or directories (a directory: its image files, sorted by name). An unreadable image stops the run: leaving it out would change the scores.")
     var images: [String]
 
-    @Option(help: "Directory for report.json, report.md, the picture and partial-I-of-N.npz state files.")
+    @Option(help: "Directory for report.json, report.md, the picture, and the partial-I-of-N state files (an .npz, and .npy feature rows for KID).")
     var report: String
 
     @Option(help: "Use only the first N images (at least 2: r-FID needs a covariance).")
     var limit: Int?
 
-    @Option(help: "Evaluate shard I of N (0-based), e.g. 3/16; default from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX.")
-    var shard: String?
-
-    @Option(help: "Shard count for Kubernetes indexed jobs (JOB_COMPLETION_INDEX gives the index).")
-    var shardCount: Int?
-
-    @Option(help: "Save the partial state every N batches (it is also saved at the end).")
-    var saveEvery = 4
-
-    @Flag(help: "Discard the state and report of another run in the report directory instead of refusing to continue.")
-    var restart = false
-
     func validate() throws {
         if let limit, limit < 2 { throw ValidationError("--limit must be at least 2 (r-FID needs a covariance), got \(limit)") }
-        guard saveEvery >= 1 else { throw ValidationError("--save-every must be at least 1, got \(saveEvery)") }
-        if let shardCount, shardCount < 1 { throw ValidationError("--shard-count must be at least 1, got \(shardCount)") }
-        _ = try Eval.shardAssignment(shard, shardCount: shardCount, environment: Knobs.environment)
     }
 
     func run() throws {
         var images = try ImageList(self.images)
         if let limit { images = images.prefix(limit) }
         guard images.paths.count >= 2 else { throw PipelineError("r-FID needs at least 2 images, got \(images.paths.count)") }
-        let (index, count) = try Eval.shardAssignment(shard, shardCount: shardCount, environment: Knobs.environment)
-        guard images.paths.count >= count else {
-            throw PipelineError("\(images.paths.count) images cannot be split into \(count) shards")
-        }
+        let run = try EvaluationRun(metrics: metrics, batch: batch, common: common, sharding: sharding, report: report,
+                                    total: images.paths.count)
         var outputs = OutputGuard()
         model.source.register(in: &outputs)
-        inception.source.register(in: &outputs)
         outputs.inputs(images)
-        outputs.outputDirectory(report, "--report", files: EvalPlan.reportFiles + ["partial-\(index)-of-\(count).npz"])
-        try inception.requireFile()
-        try outputs.check()
-        common.apply()
+        try run.check(&outputs)
         let vq = try model.source.load()
         try vq.checkMemory(batchSize: batch.batchSize)
-        let (network, check) = try inception.source.load(warn: Console.warn)
+        try run.evaluate(images: images, subject: .model(vq), outputs: outputs) { try EvalIdentity(vq: vq, metrics: $0, images: images) }
+    }
+}
+
+/// The metric options of `eval` and `compare`.
+struct MetricSetOptions: ParsableArguments {
+    @OptionGroup var inception: InceptionOptions
+    @OptionGroup var protocols: ProtocolsOption
+    @OptionGroup var lpips: LPIPSOptions
+    @OptionGroup var kid: KIDOptions
+
+    func validate() throws { _ = try lpips.optionalSource() }
+}
+
+/// What `eval` and `compare` share: the checks before compute, then load, resume, evaluate, report.
+struct EvaluationRun {
+    let metrics: MetricSetOptions
+    let batch: BatchOptions
+    let common: RunOptions
+    let report: String
+    let total: Int
+    let shardIndex: Int, shardCount: Int
+    let sharding: ShardOptions
+    let protocols: [InceptionProtocol]
+    let lpips: LPIPSSource?
+
+    init(metrics: MetricSetOptions, batch: BatchOptions, common: RunOptions, sharding: ShardOptions, report: String, total: Int) throws {
+        self.metrics = metrics; self.batch = batch; self.common = common; self.sharding = sharding; self.report = report
+        self.total = total
+        (shardIndex, shardCount) = try sharding.assignment()
+        guard total >= shardCount else { throw PipelineError("\(total) images cannot be split into \(shardCount) shards") }
+        protocols = try metrics.protocols.list()
+        lpips = try metrics.lpips.optionalSource()
+    }
+
+    /// Registers the metric files and the report directory, checks every input and what KID will be asked.
+    func check(_ outputs: inout OutputGuard) throws {
+        metrics.inception.source.register(in: &outputs)
+        lpips?.register(in: &outputs)
+        outputs.outputDirectory(report, "--report", files: EvalPlan.files(shard: shardIndex, of: shardCount, protocols: protocols))
+        try metrics.inception.requireFile()
+        try lpips?.requireFiles()
+        try metrics.kid.settings.check(countA: total, countB: total, names: ("the reconstructions", "the originals"))
+        // The report holds every pool3 feature of both sides in memory for KID (one protocol at a time).
+        try Memory.require(Memory.product(2, total, 2048, 4), for: "KID over \(total) images (their pool3 features)",
+                           advice: "KID needs every feature in memory; evaluate fewer images (--limit)")
+        try outputs.check()
+        common.apply()
+    }
+
+    /// Loads the networks, resumes or starts the shard, evaluates it and writes the report (a single shard) or says
+    /// how to merge.
+    func evaluate(images: ImageList, subject: EvalSubject, outputs: OutputGuard,
+                  identity: (MetricIdentity) throws -> EvalIdentity) throws {
+        let (network, check) = try metrics.inception.source.load(warn: Console.warn)
+        let lpipsModel = try lpips?.load()
         try outputs.prepare()
         var plan = EvalPlan(images: images, reportDirectory: report, threads: common.threadCount)
-        plan.shardIndex = index
-        plan.shardCount = count
+        plan.shardIndex = shardIndex
+        plan.shardCount = shardCount
         plan.batchSize = batch.batchSize
-        plan.saveEvery = saveEvery
-        plan.restart = restart
-        let identity = try EvalIdentity(vq: vq, inception: inception.source.path, images: images)
-        let evaluation = try Evaluation(plan: plan, vq: vq, inception: InceptionRunner(network), identity: identity,
-                                        version: VQRT.configuration.version, warn: Console.warn)
+        plan.saveEvery = sharding.saveEvery
+        plan.restart = sharding.restart
+        let metricIdentity = try MetricIdentity(inception: metrics.inception.source.path, protocols: protocols,
+                                                lpips: try lpips?.identity(), kid: metrics.kid.settings)
+        let evaluation = try Evaluation(plan: plan, subject: subject,
+                                        networks: EvalNetworks(inception: network, protocols: protocols, lpips: lpipsModel),
+                                        identity: try identity(metricIdentity), version: VQRT.configuration.version, warn: Console.warn)
         let m = evaluation.state.meta
         if evaluation.resumedFrom > 0 && !common.quiet {
             Console.info("resuming: \(evaluation.resumedFrom) of \(m.end - m.start) images already evaluated")
         }
-        let progress = Progress(label: count > 1 ? "eval \(index)/\(count)" : "eval", quiet: common.quiet)
+        let label = subject.vq == nil ? "compare" : "eval"
+        let progress = Progress(label: shardCount > 1 ? "\(label) \(shardIndex)/\(shardCount)" : label, quiet: common.quiet)
         try evaluation.run(progress: progress.sink)
         check.report()
         if !common.quiet {
             Console.info(String(format: "evaluated %d image(s) in this run (%.1f s)", progress.computed, progress.elapsed)
                          + (evaluation.resumedFrom > 0 ? ", after resuming from \(evaluation.resumedFrom)" : ""))
         }
-        if count == 1 {
-            let md = try EvalReport.write(evaluation.state, to: report, vq: vq, warn: Console.warn)
+        if shardCount == 1 {
+            let md = try EvalReport.write(evaluation.state, to: report, vq: subject.vq, warn: Console.warn)
             if !common.quiet { print(md) }
         } else if !common.quiet {
-            Console.info("shard \(index)/\(count) done (\(m.end - m.start) images): \(plan.partialPath)")
-            Console.info("when every shard is done: vqrt merge \(report)/partial-*-of-\(count).npz --report \(report)")
+            Console.info("shard \(shardIndex)/\(shardCount) done (\(m.end - m.start) images): \(plan.partialPath)")
+            Console.info("when every shard is done: vqrt merge \(report)/partial-*-of-\(shardCount).npz --report \(report)")
         }
-    }
-
-    /// `I/N` from --shard, else Slurm array variables, else a Kubernetes indexed job's JOB_COMPLETION_INDEX.
-    static func shardAssignment(_ shard: String?, shardCount: Int?, environment env: [String: String]) throws -> (Int, Int) {
-        func check(_ i: Int, _ n: Int, _ source: String) throws -> (Int, Int) {
-            guard n > 0, i >= 0, i < n else { throw ValidationError("\(source): shard \(i) of \(n) is not a valid assignment") }
-            return (i, n)
-        }
-        if let shard {
-            let parts = shard.split(separator: "/", omittingEmptySubsequences: false)
-            guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]) else { throw ValidationError("--shard expects I/N, e.g. 0/4, got '\(shard)'") }
-            return try check(i, n, "--shard")
-        }
-        if let id = env["SLURM_ARRAY_TASK_ID"].flatMap(Int.init), let n = env["SLURM_ARRAY_TASK_COUNT"].flatMap(Int.init) {
-            let minimum = env["SLURM_ARRAY_TASK_MIN"].flatMap(Int.init) ?? 0
-            return try check(id - minimum, n, "SLURM_ARRAY_TASK_ID")
-        }
-        if let id = env["JOB_COMPLETION_INDEX"].flatMap(Int.init) {
-            guard let n = shardCount ?? env["VQRT_SHARD_COUNT"].flatMap(Int.init) else {
-                throw ValidationError("JOB_COMPLETION_INDEX is set: pass --shard-count (the job's completions)")
-            }
-            return try check(id, n, "JOB_COMPLETION_INDEX")
-        }
-        return (0, 1)
     }
 }
 
 /// `vqrt merge PARTIAL... --report DIR`: combines shard partial files into the report a single run gives.
 struct Merge: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Merge eval shards (partial-*.npz) into one report.")
+    static let configuration = CommandConfiguration(abstract: "Merge eval or compare shards (partial-*.npz, with their feature rows beside them) into one report.")
 
-    @Argument(help: "Partial files written by `vqrt eval --shard` (or by Slurm / Kubernetes array tasks).")
+    @Argument(help: "Partial files written by `vqrt eval --shard` or `vqrt compare --shard` (or by Slurm / Kubernetes array tasks).")
     var partials: [String]
 
     @Option(help: "Directory for report.json, report.md and the picture.")

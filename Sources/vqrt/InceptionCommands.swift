@@ -1,5 +1,6 @@
-// `vqrt features`, `fid-stats`, `fid`, `is` (cli.md): Inception-v3 features, pytorch-fid's FID and its statistics
-// files, and pytorch-image-generation-metrics' Inception Score, over images in the order given.
+// `vqrt features`, `fid-stats`, `fid`, `is` (cli.md): Inception-v3 features, FID and its statistics files under
+// either protocol (pytorch-fid's or torch-fidelity's input pipeline), and pytorch-image-generation-metrics' Inception
+// Score, over images in the order given.
 
 import ArgumentParser
 import Foundation
@@ -13,6 +14,7 @@ struct Features: ParsableCommand {
         abstract: "Inception-v3 (FID variant) features: pool3 [N, 2048] and the unbiased fc logits [N, 1008] used for IS.")
 
     @OptionGroup var inception: InceptionOptions
+    @OptionGroup var inputProtocol: ProtocolOption
     @OptionGroup var batch: BatchOptions
     @OptionGroup var common: RunOptions
     @OptionGroup var failures: FailureOptions
@@ -20,7 +22,7 @@ struct Features: ParsableCommand {
     @Argument(help: "Image files or directories (a directory: its image files, sorted by name).")
     var images: [String]
 
-    @Option(help: "Output .npz with pool3 (float32), logits (float32) and files (the inputs the rows hold, in order).")
+    @Option(help: "Output .npz with pool3 (float32), logits (float32), files (the inputs the rows hold, in order) and protocol.")
     var output: String
 
     func run() throws {
@@ -36,14 +38,15 @@ struct Features: ParsableCommand {
         try outputs.prepare()
         let progress = Progress(label: "features", quiet: common.quiet)
         var pool3: [Float] = [], logits: [Float] = [], files: [String] = []
-        try InceptionRunner(model).run(images.paths, batchSize: batch.batchSize, policy: failures.policy, threads: common.threadCount,
-                                       logits: true, warn: Console.warn, progress: progress.sink) { positions, f in
+        let runner = InceptionRunner(model, protocol: inputProtocol.resolved)
+        try runner.run(images.paths, batchSize: batch.batchSize, policy: failures.policy, threads: common.threadCount,
+                       logits: true, warn: Console.warn, progress: progress.sink) { positions, f in
             pool3 += f.pool3.toArray()
             logits += f.logits?.toArray() ?? []
             files += positions.map { images.paths[$0] }
         }
         guard !files.isEmpty else { throw PipelineError("no image could be read") }
-        try FeatureFiles.writeFeatures(pool3: pool3, logits: logits, files: files, to: output)
+        try FeatureFiles.writeFeatures(pool3: pool3, logits: logits, files: files, protocol: runner.inputProtocol, to: output)
         check.report()
         if !common.quiet {
             Console.info(String(format: "features of %d image(s) written to %@ in %.2f s", files.count, output, progress.elapsed))
@@ -57,6 +60,7 @@ struct FIDStats: ParsableCommand {
         abstract: "FID statistics of a set of images: mu [2048] and sigma [2048, 2048] (float64, ddof 1), pytorch-fid's .npz.")
 
     @OptionGroup var inception: InceptionOptions
+    @OptionGroup var inputProtocol: ProtocolOption
     @OptionGroup var batch: BatchOptions
     @OptionGroup var common: RunOptions
     @OptionGroup var failures: FailureOptions
@@ -64,7 +68,7 @@ struct FIDStats: ParsableCommand {
     @Argument(help: "Image files or directories (a directory: its image files, sorted by name).")
     var images: [String]
 
-    @Option(help: "Output .npz: mu, sigma (loadable by pytorch-fid and by `vqrt fid`) and files (the inputs it holds).")
+    @Option(help: "Output .npz: mu, sigma (loadable by pytorch-fid and by `vqrt fid`), files (the inputs it holds) and protocol.")
     var output: String
 
     func run() throws {
@@ -79,9 +83,9 @@ struct FIDStats: ParsableCommand {
         common.apply()
         let (model, check) = try inception.source.load(warn: Console.warn)
         try outputs.prepare()
-        let (stats, files) = try statistics(images.paths, runner: InceptionRunner(model), batch: batch.batchSize,
-                                            policy: failures.policy, run: common, label: "fid-stats")
-        try FeatureFiles.writeStatistics(stats, files: files, to: output)
+        let (stats, files) = try statistics(images.paths, runner: InceptionRunner(model, protocol: inputProtocol.resolved),
+                                            batch: batch.batchSize, policy: failures.policy, run: common, label: "fid-stats")
+        try FeatureFiles.writeStatistics(stats, files: files, protocol: inputProtocol.resolved, to: output)
         check.report()
         if files.count < InceptionV3.featureDimension {
             Console.warning("\(files.count) images < 2048 features: the covariance is singular (FID against it is biased and may be ill-conditioned)")
@@ -107,9 +111,10 @@ func statistics(_ paths: [String], runner: InceptionRunner, batch: Int, policy: 
 
 struct FID: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Fréchet Inception Distance between two image sets or statistics files (pytorch-fid).")
+        abstract: "Fréchet Inception Distance between two image sets or statistics files (pytorch-fid's, or torch-fidelity's protocol).")
 
     @OptionGroup var inception: InceptionOptions
+    @OptionGroup var inputProtocol: ProtocolOption
     @OptionGroup var batch: BatchOptions
     @OptionGroup var common: RunOptions
 
@@ -119,7 +124,7 @@ struct FID: ParsableCommand {
     @Argument(help: "Second set: a directory of images, or a pytorch-fid .npz statistics file.")
     var b: String
 
-    @Flag(help: "Print exactly one JSON object: {\"fid\", \"n_a\", \"n_b\"}.")
+    @Flag(help: "Print exactly one JSON object: {\"fid\", \"n_a\", \"n_b\", \"protocol\"}.")
     var json = false
 
     @Flag(help: .hidden)
@@ -144,6 +149,11 @@ struct FID: ParsableCommand {
 
     func run() throws {
         let sets = [try set(a), try set(b)]
+        let recorded = try sets.compactMap { set -> (file: String, protocol: InceptionProtocol?)? in
+            if case .statistics(let p) = set { return (p, try FeatureFiles.recordedProtocol(p)) }
+            return nil
+        }
+        let chosen = try inputProtocol.resolve(recorded: recorded)
         if sets.contains(where: { if case .images = $0 { return true }; return false }) { try inception.requireFile() }
         common.apply()
         var runner: InceptionRunner?, check: WeightsCheck?
@@ -160,7 +170,7 @@ struct FID: ParsableCommand {
                 case .images(let images):
                     if runner == nil {
                         let (model, c) = try inception.source.load(warn: Console.warn)
-                        runner = InceptionRunner(model)
+                        runner = InceptionRunner(model, protocol: chosen)
                         check = c
                     }
                     stats.append(try statistics(images.paths, runner: runner!, batch: batch.batchSize, policy: .stop, run: common,
@@ -185,7 +195,8 @@ struct FID: ParsableCommand {
         }
         if json {
             let n = { (s: GaussianStatistics) -> JSONValue in s.count.map { .int(Int64($0)) } ?? .null }
-            print(JSONValue.object([("fid", .double(fid.value)), ("n_a", n(stats[0])), ("n_b", n(stats[1]))]).render())
+            print(JSONValue.object([("fid", .double(fid.value)), ("n_a", n(stats[0])), ("n_b", n(stats[1])),
+                                    ("protocol", .string(chosen.rawValue))]).render())
         } else {
             print("FID: \(fid.value)")
         }

@@ -9,10 +9,10 @@ import Tensor
 struct VQRT: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vqrt",
-        abstract: "Run VQ image tokenizers (rotation-trick VQ-VAE, LDM VQGAN, ViT-VQGAN) from PyTorch checkpoints.",
+        abstract: "Run VQ image tokenizers (rotation-trick VQ-VAE, LDM VQGAN, ViT-VQGAN) from PyTorch checkpoints, and measure them as the papers' tools do.",
         version: "0.2.0",
         subcommands: [Inspect.self, Encode.self, Decode.self, Reconstruct.self, Features.self, FIDStats.self, FID.self,
-                      IS.self, Eval.self, Merge.self, Demo.self, Bench.self])
+                      IS.self, KID.self, SSIM.self, LPIPSCommand.self, Eval.self, Compare.self, Merge.self, Demo.self, Bench.self])
 
     /// Parses, runs, and turns every failure into one `error:` line on stderr (argument errors included) and a
     /// non-zero exit status. Help and version requests print as usual.

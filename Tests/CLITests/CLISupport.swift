@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import Models
+import NN
 import XCTest
 
 /// Runs the built `vqrt` executable (a dependency of this test target, next to the test bundle).
@@ -42,12 +43,34 @@ extension CLI {
         lock.lock(); defer { lock.unlock() }
         if let p = written[seed] { return p }
         let path = NSTemporaryDirectory() + "vqrt-test-inception-\(seed)-\(getpid()).safetensors"
+        removeAtExit
         try! writeSafetensors(InceptionWeights.synthetic(seed: seed), layout: InceptionWeights.stateDictLayout, to: path)
         written[seed] = path
         return path
     }
     nonisolated(unsafe) private static var written: [UInt64: String] = [:]
     private static let lock = NSLock()
+
+    /// The weight files above (95 MB each for Inception) are removed when the test process exits.
+    private static let removeAtExit: Void = {
+        atexit {
+            for p in Array(CLI.written.values) + Array(CLI.backbones.values) { unlink(p) }
+        }
+    }()
+
+    /// A synthetic LPIPS backbone in torchvision's layout ("lpips-backbone v1": contract C4, seed 5, 4-d weights
+    /// times Float(sqrt 2), as tools/make_metric_fixtures.py makes it for Fixtures/paper_metrics/lpips.json), as a
+    /// safetensors file written once per process.
+    static func lpipsBackbone(_ net: LPIPS.Net = .alex) -> String {
+        lock.lock(); defer { lock.unlock() }
+        if let p = backbones[net] { return p }
+        let path = NSTemporaryDirectory() + "vqrt-test-lpips-\(net.rawValue)-\(getpid()).safetensors"
+        removeAtExit
+        try! writeSafetensors(SyntheticLPIPSBackbone(net), layout: LPIPSWeights.featureLayout(net), to: path)
+        backbones[net] = path
+        return path
+    }
+    nonisolated(unsafe) private static var backbones: [LPIPS.Net: String] = [:]
 
     /// Images of several sizes, modes and formats that decode cleanly: the demo photos and the decode fixtures.
     static var goodImages: [String] {
@@ -90,6 +113,21 @@ extension CLI {
 
     static func json(_ text: String) throws -> [String: Any] {
         try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+    }
+}
+
+/// lpips-backbone v1 (see `CLI.lpipsBackbone`).
+final class SyntheticLPIPSBackbone: WeightSource {
+    let base: DeterministicWeightSource
+    init(_ net: LPIPS.Net) { base = DeterministicWeightSource(seed: 5, tensors: LPIPSWeights.featureLayout(net)) }
+    var names: [String] { base.names }
+    func tensor(named name: String) throws -> (shape: [Int], values: [Float])? {
+        guard var t = try base.tensor(named: name) else { return nil }
+        if t.shape.count == 4 {
+            let gain = Float(2.0.squareRoot())
+            for i in t.values.indices { t.values[i] *= gain }
+        }
+        return t
     }
 }
 

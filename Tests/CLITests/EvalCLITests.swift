@@ -1,8 +1,10 @@
 // `vqrt eval` and `vqrt merge`: a single run; the same images in three uneven shards (assigned by --shard, Slurm
 // and Kubernetes variables, with shard boundaries inside batches) merged; a run killed with SIGKILL after saving
 // part of its work and resumed: all give the single run's report (float64 accumulators within 1e-9, per-image
-// values bitwise). A report directory holding another run's state is refused; an unreadable image stops the run.
-// Inception weights are synthetic (inception-fixture v1) written as a safetensors file at test time.
+// values and KID bitwise: KID's feature rows are merged by concatenation). The runs carry every paper metric (both
+// protocols, SSIM, LPIPS, KID). A report directory holding another run's state is refused; an unreadable image
+// stops the run. Inception and LPIPS weights are synthetic (inception-fixture v1, lpips-backbone v1) written as
+// safetensors files at test time.
 
 import Foundation
 import Models
@@ -19,7 +21,8 @@ final class EvalCLITests: XCTestCase {
     let images = Array(CLI.goodImages.prefix(11))
     var model: [String] {
         ["--checkpoint", CLI.fixture("models/ldm-small/model.ckpt"), "--config", CLI.fixture("models/ldm-small/config.yaml"),
-         "--inception", CLI.inceptionWeights(), "--batch-size", "2"]
+         "--inception", CLI.inceptionWeights(), "--batch-size", "2",
+         "--protocols", "pytorch-fid,torch-fidelity", "--backbone", CLI.lpipsBackbone(), "--kid-subsets", "10"]
     }
 
     func report(_ dir: URL) throws -> [String: Any] {
@@ -27,9 +30,15 @@ final class EvalCLITests: XCTestCase {
     }
 
     static let scores = [["r_fid"], ["r_is", "mean"], ["r_is", "std"], ["psnr_db", "mean"], ["psnr_db", "pooled"], ["mse_model_space"],
-                         ["codebook_usage", "usage"], ["codebook_usage", "perplexity"], ["quantisation_error"], ["images"]]
+                         ["codebook_usage", "usage"], ["codebook_usage", "perplexity"], ["codebook_usage", "entropy_bits"],
+                         ["quantisation_error"], ["images"], ["fid", "pytorch-fid"], ["fid", "torch-fidelity"],
+                         ["ssim", "torchmetrics"], ["ssim", "pytorch-msssim"], ["ssim", "skimage"], ["ssim", "llamagen"], ["lpips", "mean"]]
+    /// KID is computed from the same feature rows in the same order however the run was split: the same bits.
+    static let exactScores = [["kid", "pytorch-fid", "mean"], ["kid", "pytorch-fid", "std"], ["kid", "torch-fidelity", "mean"],
+                              ["kid", "torch-fidelity", "std"]]
 
-    /// Every score equal to 1e-9 relative (float64 accumulators merged in another order), the run's identity equal.
+    /// Every score equal to 1e-9 relative (float64 accumulators merged in another order), KID bitwise, the run's
+    /// identity equal.
     func assertSameScores(_ a: [String: Any], _ b: [String: Any], _ label: String, file: StaticString = #filePath, line: UInt = #line) {
         func d(_ r: [String: Any], _ path: [String]) -> Double? {
             var cur: Any? = r
@@ -40,12 +49,20 @@ final class EvalCLITests: XCTestCase {
             guard let x = d(a, path), let y = d(b, path) else { XCTFail("\(label): \(path) missing", file: file, line: line); continue }
             XCTAssertEqual(x, y, accuracy: 1e-9 * max(1, abs(x)), "\(label): \(path.joined(separator: "."))", file: file, line: line)
         }
+        for path in Self.exactScores {
+            guard let x = d(a, path), let y = d(b, path) else { XCTFail("\(label): \(path) missing", file: file, line: line); continue }
+            XCTAssertEqual(x, y, "\(label): \(path.joined(separator: ".")) (KID from the same rows)", file: file, line: line)
+        }
         XCTAssertEqual(a["run_id"] as? String, b["run_id"] as? String, label, file: file, line: line)
     }
 
-    /// The per-image PSNRs of the partial files in `dir`, in image order.
-    func perImagePSNR(_ paths: [String]) throws -> [Double] {
-        try paths.map { try EvalState(path: $0) }.sorted { $0.meta.start < $1.meta.start }.flatMap(\.perImagePSNR)
+    /// The per-image values (PSNR, each SSIM, LPIPS) of the partial files in `dir`, in image order.
+    func perImagePSNR(_ paths: [String]) throws -> [[Double]] {
+        let states = try paths.map { try EvalState(path: $0) }.sorted { $0.meta.start < $1.meta.start }
+        var out = [states.flatMap(\.perImagePSNR), states.flatMap(\.perImageLPIPS)]
+        for i in SSIMDefinitions.all.indices { out.append(states.flatMap { $0.perImageSSIM[i] }) }
+        XCTAssertTrue(out.allSatisfy { $0.count == states.reduce(0) { $0 + $1.meta.processed } })
+        return out
     }
 
     func testShardedRunsMergeIntoTheSingleRunsReport() throws {
@@ -103,6 +120,17 @@ final class EvalCLITests: XCTestCase {
         let saved = try EvalState.meta(at: partial).processed
         XCTAssertGreaterThan(saved, 0)
         XCTAssertLessThan(saved, images.count, "the killed run had already evaluated everything")
+        // Feature rows a run killed between a batch and its save leaves past the saved count are cut off on resume
+        // (else KID would count them): three rows of junk after each file's saved rows.
+        let rowFiles = try FileManager.default.contentsOfDirectory(atPath: resumed.path).filter { $0.hasSuffix(".npy") }.sorted()
+        XCTAssertEqual(rowFiles.count, 4, "\(rowFiles)")
+        for name in rowFiles {
+            let h = try FileHandle(forWritingTo: resumed.appendingPathComponent(name))
+            try h.truncate(atOffset: UInt64(128 + saved * 2048 * 4))
+            try h.seekToEnd()
+            try h.write(contentsOf: Data(repeating: 0x47, count: 3 * 2048 * 4))
+            try h.close()
+        }
         // A temporary file a killed save could leave behind is removed on resume.
         let leftover = resumed.appendingPathComponent(".partial-0-of-1.npz.tmp-99999-1").path
         try Data("half a save".utf8).write(to: URL(fileURLWithPath: leftover))
@@ -114,6 +142,12 @@ final class EvalCLITests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: leftover))
         assertSameScores(try report(single), try report(resumed), "killed and resumed")
         XCTAssertEqual(try perImagePSNR([partial]), try perImagePSNR([single.appendingPathComponent("partial-0-of-1.npz").path]))
+        // Each feature-row file holds exactly one row per image, the single run's rows.
+        for name in rowFiles {
+            let rows = try Data(contentsOf: resumed.appendingPathComponent(name))
+            XCTAssertEqual(rows.count, 128 + images.count * 2048 * 4, name)
+            XCTAssertEqual(try CLI.floats(resumed.appendingPathComponent(name).path), try CLI.floats(single.appendingPathComponent(name).path), name)
+        }
 
         // The same arguments on a finished run compute nothing more.
         r = try CLI.run(["eval"] + model + images + ["--report", resumed.path])
@@ -133,6 +167,10 @@ final class EvalCLITests: XCTestCase {
                               "holds the state of another run", "--conv-algorithm winograd there, direct here", "--restart")
         XCTAssertOneErrorLine(try CLI.run(["eval"] + model + Array(images.prefix(5)) + ["--report", dir.path]), "a list of 4 images there, another of 5 here")
         XCTAssertOneErrorLine(try CLI.run(["eval"] + model + few + ["--report", dir.path, "--shard", "0/2"]), "split into 1 shard(s)")
+        XCTAssertOneErrorLine(try CLI.run(["eval"] + model + few + ["--report", dir.path, "--protocols", "pytorch-fid"]),
+                              "--protocols pytorch-fid,torch-fidelity there, pytorch-fid here")
+        XCTAssertOneErrorLine(try CLI.run(["eval"] + model + few + ["--report", dir.path, "--kid-subset-size", "3"]),
+                              "--kid-subset-size default there, 3 here")
         XCTAssertEqual(try CLI.contents(of: dir), before)
         // --restart discards it on purpose.
         r = try CLI.run(["eval"] + model + few + ["--report", dir.path, "--conv-algorithm", "direct", "--restart", "--quiet"])

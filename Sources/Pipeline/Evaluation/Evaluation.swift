@@ -1,5 +1,7 @@
-// `eval`: the whole evaluation in one streaming pass: decode -> preset -> model -> 8-bit reconstruction ->
-// Inception on originals and reconstructions -> mergeable accumulators; then the report. Memory stays bounded
+// `eval` and `compare`: the whole evaluation in one streaming pass. `eval`: decode -> preset -> model -> 8-bit
+// reconstruction; `compare`: decode both images of each pair. Then the same metrics on each (original,
+// reconstruction) pair: PSNR, SSIM, LPIPS on the images already decoded, Inception per protocol on originals and
+// reconstructions into mergeable accumulators and feature rows on disk; then the report. Memory stays bounded
 // whatever the number of images. A shard evaluates a contiguous slice and leaves a partial file for `merge`; a rerun
 // with the same arguments resumes from it; a report directory holding another run's state is refused.
 
@@ -12,6 +14,7 @@ import Tensor
 import TorchFormats
 
 public struct EvalPlan {
+    /// The originals, in order (`compare`: the first folder's images).
     public var images: ImageList
     public var reportDirectory: String
     public var shardIndex = 0
@@ -31,35 +34,69 @@ public struct EvalPlan {
 
     public var partialPath: String { partialPath(shard: shardIndex, of: shardCount) }
     func partialPath(shard: Int, of count: Int) -> String {
-        (reportDirectory as NSString).appendingPathComponent("partial-\(shard)-of-\(count).npz")
+        (reportDirectory as NSString).appendingPathComponent(EvalPlan.partialName(shard: shard, of: count))
     }
 
-    /// The files `eval` and `merge` write in a report directory.
+    public static func partialName(shard: Int, of count: Int) -> String { "partial-\(shard)-of-\(count).npz" }
+
+    /// The files `eval`, `compare` and `merge` write in a report directory.
     public static let reportFiles = ["report.json", "report.md", EvalPicture.fileName]
+
+    /// Every file a shard of a run writes in the report directory: the report, its partial state, its feature rows.
+    public static func files(shard: Int, of count: Int, protocols: [InceptionProtocol]) -> [String] {
+        reportFiles + EvalState.stateFileNames(partial: partialName(shard: shard, of: count), protocols: protocols)
+    }
+}
+
+/// What a run evaluates: a model's reconstructions of the images, or reconstructions given as files.
+public enum EvalSubject {
+    /// `eval`: the model reconstructs each image.
+    case model(LoadedVQ)
+    /// `compare`: the second folder holds each image's reconstruction.
+    case pairs(ImagePairs)
+
+    public var vq: LoadedVQ? { if case .model(let vq) = self { return vq }; return nil }
+}
+
+/// The networks behind the metrics of a run.
+public struct EvalNetworks {
+    /// One runner per protocol of the identity, in its order (pytorch-fid first: r-IS is computed from its logits).
+    public let inception: [InceptionRunner]
+    public let lpips: LPIPS?
+
+    public init(inception model: InceptionV3, protocols: [InceptionProtocol], lpips: LPIPS?) {
+        inception = protocols.map { InceptionRunner(model, protocol: $0) }
+        self.lpips = lpips
+    }
 }
 
 public final class Evaluation {
     public let plan: EvalPlan
-    public let vq: LoadedVQ
-    public let inception: InceptionRunner
+    public let subject: EvalSubject
+    public let networks: EvalNetworks
     public private(set) var state: EvalState
     /// Images already evaluated when this process started (a resumed run).
     public let resumedFrom: Int
     private let warn: WarningSink
+    /// The open feature-row files, per protocol: originals, reconstructions.
+    private var rows: [[FeatureRows]] = []
 
     /// Decides where the run starts: afresh, or from this shard's partial file when it is of the same run. Another
     /// run's state in the directory is refused, naming the difference, unless `plan.restart`.
-    public init(plan: EvalPlan, vq: LoadedVQ, inception: InceptionRunner, identity: EvalIdentity, version: String,
+    public init(plan: EvalPlan, subject: EvalSubject, networks: EvalNetworks, identity: EvalIdentity, version: String,
                 warn: @escaping WarningSink) throws {
         self.plan = plan
-        self.vq = vq
-        self.inception = inception
+        self.subject = subject
+        self.networks = networks
         self.warn = warn
         let meta = EvalMeta(vqrtVersion: version, identity: identity, shardIndex: plan.shardIndex, shardCount: plan.shardCount)
         if plan.restart { Evaluation.discardState(in: plan.reportDirectory) }
         try Evaluation.refuseOtherRuns(in: plan.reportDirectory, identity: identity, shardCount: plan.shardCount)
         FileSystem.removeTemporaries(of: plan.partialPath)
-        var state = try EvalState(meta: meta, files: Array(plan.images.paths[meta.start..<meta.end]))
+        var reconstructionFiles: [String] = []
+        if case .pairs(let pairs) = subject { reconstructionFiles = Array(pairs.b.paths[meta.start..<meta.end]) }
+        var state = try EvalState(meta: meta, files: Array(plan.images.paths[meta.start..<meta.end]),
+                                  reconstructionFiles: reconstructionFiles)
         if FileSystem.kind(plan.partialPath) == .file {
             let previous = try EvalState(path: plan.partialPath)
             guard previous.meta.start == meta.start, previous.meta.end == meta.end else {
@@ -67,6 +104,14 @@ public final class Evaluation {
             }
             state = previous
         }
+        // The feature rows the state counts; rows a killed run wrote after its last save are cut off.
+        rows = try identity.metrics.protocols.map { p in
+            try FeatureSide.allCases.map { side in
+                try FeatureRows(path: EvalState.featureRowsPath(partial: plan.partialPath, protocol: p, side: side), width: 2048,
+                                rows: state.meta.processed)
+            }
+        }
+        state.featureShards = [(plan.partialPath, state.meta.processed)]
         self.state = state
         resumedFrom = state.meta.processed
     }
@@ -90,7 +135,7 @@ public final class Evaluation {
             }
         }
         let report = (dir as NSString).appendingPathComponent("report.json")
-        if FileSystem.kind(report) == .file, !names.contains(where: { $0.hasPrefix("partial-") }) {
+        if FileSystem.kind(report) == .file, !names.contains(where: { $0.hasPrefix("partial-") && $0.hasSuffix(".npz") }) {
             let previous = (try? String(contentsOfFile: report, encoding: .utf8)).flatMap { try? JSONValue.parse($0) }
             if previous?["run_id"].map({ $0 == .string(EvalReport.runID(identity)) }) != true {
                 throw PipelineError(file: dir, "holds the report of another run (report.json); pass --restart to replace it, or choose another --report directory")
@@ -101,7 +146,8 @@ public final class Evaluation {
     /// Removes vqrt's own state and report files from `dir` (nothing else).
     static func discardState(in dir: String) {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-        for name in names where (name.hasPrefix("partial-") && name.hasSuffix(".npz")) || name.hasPrefix(".partial-")
+        for name in names where (name.hasPrefix("partial-") && (name.hasSuffix(".npz") || name.hasSuffix(".npy")))
+            || name.hasPrefix(".partial-")
             || EvalPlan.reportFiles.contains(name) || EvalPlan.reportFiles.contains(where: { name.hasPrefix(".\($0).tmp-") }) {
             unlink((dir as NSString).appendingPathComponent(name))
         }
@@ -110,47 +156,96 @@ public final class Evaluation {
     /// Evaluates the rest of this shard, saving every `plan.saveEvery` batches and at the end.
     public func run(progress: ProgressSink) throws {
         let m = state.meta
-        let reader = BatchReader(paths: plan.images.paths, range: (m.start + m.processed)..<m.end, preset: vq.preset,
-                                 batchSize: plan.batchSize, policy: .stop, keepOriginals: true, threads: plan.threads, warn: warn)
+        let range = (m.start + m.processed)..<m.end
         var batches = 0
         progress(state.meta.processed, m.end - m.start)
-        while let b = try reader.next() {
+        func step(_ body: () throws -> Void) throws {
             let t0 = Clock.seconds()
-            try EvalStep.run(b.batch, runner: VQRunner(vq), inception: inception, state: &state)
+            try body()
             state.meta.seconds += Clock.seconds() - t0
             batches += 1
-            if batches % plan.saveEvery == 0 || state.meta.processed == m.end - m.start { try state.write(to: plan.partialPath) }
+            if batches % plan.saveEvery == 0 || state.meta.processed == m.end - m.start { try save() }
             progress(state.meta.processed, m.end - m.start)
         }
-        if state.meta.processed == 0 { try state.write(to: plan.partialPath) }
+        switch subject {
+        case .model(let vq):
+            let reader = BatchReader(paths: plan.images.paths, range: range, preset: vq.preset, batchSize: plan.batchSize,
+                                     policy: .stop, keepOriginals: true, threads: plan.threads, warn: warn)
+            while let b = try reader.next() {
+                try step {
+                    let (originals, reconstructions) = try EvalStep.reconstruct(b.batch, runner: VQRunner(vq), state: &state)
+                    try EvalStep.measure(originals: originals, reconstructions: reconstructions, networks: networks,
+                                         rows: rows, state: &state)
+                }
+            }
+        case .pairs(let pairs):
+            let reader = PairReader(pairs, range: range, batchSize: plan.batchSize, threads: plan.threads)
+            while let b = try reader.next() {
+                try step {
+                    try EvalStep.measure(originals: b.a, reconstructions: b.b, networks: networks, rows: rows, state: &state)
+                }
+            }
+        }
+        if state.meta.processed == 0 { try save() }
+    }
+
+    /// Flushes the feature rows, then saves the state that counts them.
+    private func save() throws {
+        for r in rows.joined() { try r.sync() }
+        try state.write(to: plan.partialPath)
+        state.featureShards = [(plan.partialPath, state.meta.processed)]
     }
 }
 
-/// One batch through the model and Inception, folded into the accumulators.
+/// One batch: the model's part (`eval`), then the metrics of the pairs, folded into the accumulators.
 enum EvalStep {
-    static func run(_ batch: ImageBatch, runner: VQRunner, inception: InceptionRunner, state: inout EvalState) throws {
-        guard let originals = batch.originals else { throw PipelineError("internal: originals missing") }
+    /// Reconstructs a batch and folds the model's own statistics in; returns the 8-bit originals and reconstructions.
+    static func reconstruct(_ batch: ImageBatch, runner: VQRunner, state: inout EvalState) throws -> ([RGBImage], [RGBImage]) {
+        guard let originals = batch.originals, state.model != nil else { throw PipelineError("internal: originals missing") }
         let n = batch.count
         let (encoded, output) = try runner.reconstruct(batch)
-        try state.mse.add(batch.tensor, output.raw)
-        var reconstructions: [RGBImage] = []
-        for k in 0..<n {
-            let r = try output.image(k, preset: runner.preset)
-            reconstructions.append(r)
-            var one = PSNRStatistics()
-            try one.add(original: originals[k].pixels, reconstruction: r.pixels, images: 1)
-            state.perImagePSNR.append(one.result.meanPSNR ?? .infinity)
-            try state.psnr.add(original: originals[k].pixels, reconstruction: r.pixels, images: 1)
-        }
-        try state.usage.add(codes: encoded.codes.map(Int64.init), images: n)
+        try state.model!.mse.add(batch.tensor, output.raw)
+        let reconstructions = try (0..<n).map { try output.image($0, preset: runner.preset) }
+        try state.model!.usage.add(codes: encoded.codes.map(Int64.init), images: n)
         state.meta.quantisationErrorSum += encoded.quantizationError.reduce(0.0) { $0 + Double($1) }
         state.meta.quantisationErrorCount += encoded.quantizationError.count
-        // Inception sees the 8-bit images exactly as pytorch-fid would read them back from PNG files.
-        let o = try inception.features(originals, logits: false)
-        let r = try inception.features(reconstructions, logits: true)
-        try state.originals.add(o.pool3)
-        try state.reconstructions.add(r.pool3)
-        if let logits = r.logits { try state.inceptionScore.add(logits: logits) }
+        return (originals, reconstructions)
+    }
+
+    /// PSNR, SSIM and LPIPS of each pair; Inception features of both sides under each protocol (the 8-bit images
+    /// exactly as each tool would read them back from PNG files) into the FID statistics, the feature rows (KID) and
+    /// r-IS.
+    static func measure(originals: [RGBImage], reconstructions: [RGBImage], networks: EvalNetworks, rows: [[FeatureRows]],
+                        state: inout EvalState) throws {
+        let n = originals.count
+        for k in 0..<n {
+            let (o, r) = (originals[k], reconstructions[k])
+            var one = PSNRStatistics()
+            try one.add(original: o.pixels, reconstruction: r.pixels, images: 1)
+            state.perImagePSNR.append(one.result.meanPSNR ?? .infinity)
+            try state.psnr.add(original: o.pixels, reconstruction: r.pixels, images: 1)
+            for (i, d) in SSIMDefinitions.all.enumerated() {
+                let v: Double
+                do { v = try d.ssim(o, r) } catch { throw PipelineError(file: state.files[state.meta.processed + k], "SSIM: \(error)") }
+                try state.ssim[i].add(v)
+                state.perImageSSIM[i].append(v)
+            }
+        }
+        if let lpips = networks.lpips {
+            let d = try lpips.distances(pairs: originals, reconstructions)
+            for v in d { try state.lpips!.add(v) }
+            state.perImageLPIPS += d
+        }
+        for (i, runner) in networks.inception.enumerated() {
+            let wantLogits = runner.inputProtocol == .pytorchFID
+            let o = try runner.features(originals, logits: false)
+            let r = try runner.features(reconstructions, logits: wantLogits)
+            try state.originals[i].add(o.pool3)
+            try state.reconstructions[i].add(r.pool3)
+            try rows[i][0].append(o.pool3.toArray())
+            try rows[i][1].append(r.pool3.toArray())
+            if wantLogits, let logits = r.logits { try state.inceptionScore.add(logits: logits) }
+        }
         state.meta.processed += n
     }
 }
@@ -170,6 +265,7 @@ public enum EvalMerge {
             throw PipelineError("the shards cover \(merged.meta.processed) of \(merged.meta.identity.total) images: a shard is missing")
         }
         merged.meta.shardCount = states.count
+        try merged.checkFeatureRows()
         return merged
     }
 }
