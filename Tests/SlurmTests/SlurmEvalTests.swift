@@ -1,6 +1,6 @@
 // The README's Slurm array example on a real (private, single-node) Slurm: tools/slurm-eval starts munged,
 // slurmctld and slurmd (tools/slurm-local), submits the README's `sbatch --array` script with 3 tasks over a
-// directory of 9 images, requeues one task the moment it starts and another once it has saved partial state
+// directory of 12 images, requeues one task the moment it starts and another once it has saved partial state
 // (`scontrol requeue`: the running task is killed and runs again), then `vqrt merge`s the shards. The merged
 // report must be the single run's: per-image PSNRs (float64, from the 8-bit reconstructions) and the picture of
 // worst/best/random images bit for bit, every number of report.json within 1e-9 relative, every image counted once.
@@ -35,8 +35,8 @@ final class SlurmEvalTests: XCTestCase {
     /// Runs `executable` with its output in files (no pipe to fill up while we wait).
     func run(_ executable: String, _ args: [String]) throws -> Run {
         let out = tmp.appendingPathComponent("out-\(UUID().uuidString)"), err = tmp.appendingPathComponent("err-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = args
@@ -49,11 +49,13 @@ final class SlurmEvalTests: XCTestCase {
     }
 
     func testREADMEArrayJobWithRequeuedTasksMergesToTheSingleRunReport() throws {
-        // A directory of images: the 4 demo photos and 5 decoder fixtures of other formats and sizes.
+        // A directory of images: the 4 demo photos and 8 decoder fixtures of other formats and sizes (12: enough for
+        // the Inception Score's 10 splits).
         let images = tmp.appendingPathComponent("images")
         try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
         let sources = ["astronaut.png", "chelsea.png", "coffee.png", "rocket.png"].map { Self.fixture("demo/images/" + $0) }
-            + ["rgb8.png", "rgb_420.jpg", "palette8.png", "gray8.png", "rgba8.png"].map { Self.fixture("imaging/decode/" + $0) }
+            + ["rgb8.png", "rgb16.png", "rgb_420.jpg", "rgb_progressive.jpg", "palette4.png", "palette8.png", "gray8.png",
+               "rgba8.png"].map { Self.fixture("imaging/decode/" + $0) }
         for s in sources {
             try FileManager.default.copyItem(atPath: s, toPath: images.appendingPathComponent((s as NSString).lastPathComponent).path)
         }
@@ -61,7 +63,9 @@ final class SlurmEvalTests: XCTestCase {
         try writeSafetensors(InceptionWeights.synthetic(seed: 1), layout: InceptionWeights.stateDictLayout, to: weights)
         let model = ["--checkpoint", Self.fixture("demo/demo-vqgan.ckpt"), "--config", Self.fixture("demo/config.yaml"),
                      "--inception", weights]
-        let perTask = ["--batch-size", "1", "--save-every", "1"]
+        // Each task saves after its second image (and at its end), so the task requeued once it has saved is killed
+        // with half of its shard still to do.
+        let perTask = ["--batch-size", "1", "--save-every", "2"]
 
         // Slurm first: where it cannot start there is nothing to compare.
         let sharded = tmp.appendingPathComponent("sharded")
@@ -91,23 +95,23 @@ final class SlurmEvalTests: XCTestCase {
 
         // The single run, same per-image arithmetic (batches of one, one thread as each task has).
         let single = tmp.appendingPathComponent("single")
-        let r = try run(Self.binary.path, ["eval"] + model + [images.path, "--report", single.path, "--threads", "1", "--quiet"] + perTask)
+        let r = try run(Self.binary.path, ["eval"] + model + [images.path, "--report", single.path, "--threads", "1", "--batch-size", "1", "--quiet"])
         XCTAssertEqual(r.status, 0, r.stderr)
 
         let a = try reportJSON(single), b = try reportJSON(sharded)
-        XCTAssertEqual((a["images"] as? NSNumber)?.intValue, 9)
-        XCTAssertEqual((b["images"] as? NSNumber)?.intValue, 9, "the merge counted some image twice or not at all")
+        XCTAssertEqual((a["images"] as? NSNumber)?.intValue, 12)
+        XCTAssertEqual((b["images"] as? NSNumber)?.intValue, 12, "the merge counted some image twice or not at all")
         assertSameNumbers(a, b, path: "report.json")
 
         // Per-image outputs, bit for bit: PSNR of each 8-bit reconstruction (in input order) and the picture.
-        let singlePSNR = try NPZArchive.read(path: single.appendingPathComponent("partial-0-of-1.npz").path)
+        let singlePSNR = try NPZ.read(path: single.appendingPathComponent("partial-0-of-1.npz").path, only: ["per_image_psnr"])
             .array("per_image_psnr", file: "single").doubles()
         var shardPSNR: [Double] = []
         for k in 0..<3 {
-            shardPSNR += try NPZArchive.read(path: sharded.appendingPathComponent("partial-\(k)-of-3.npz").path)
+            shardPSNR += try NPZ.read(path: sharded.appendingPathComponent("partial-\(k)-of-3.npz").path, only: ["per_image_psnr"])
                 .array("per_image_psnr", file: "shard \(k)").doubles()
         }
-        XCTAssertEqual(singlePSNR.count, 9)
+        XCTAssertEqual(singlePSNR.count, 12)
         XCTAssertEqual(singlePSNR.map(\.bitPattern), shardPSNR.map(\.bitPattern), "per-image PSNR differs: \(singlePSNR) vs \(shardPSNR)")
         let pictureA = try Data(contentsOf: single.appendingPathComponent("worst_best_random.png"))
         let pictureB = try Data(contentsOf: sharded.appendingPathComponent("worst_best_random.png"))
