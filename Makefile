@@ -1,29 +1,47 @@
 # vqrt: one entry point for users, developers and CI.
 #   make demo    build vqrt and run the main job on the bundled model and images
-#   make test    unit and conformance tests, then a bounded fuzzing run
+#   make test    unit and conformance tests (the Slurm example included where Slurm can start), the portable
+#                binary's instruction set, the VQRT library as another package's dependency, then a bounded fuzzing run
+#   make native  a vqrt for this machine's own instruction set (.build-native/release/vqrt); the default build is
+#                portable x86-64-v3 (AVX2 + FMA), one binary for every node of a cluster
+# Every build goes through tools/swift, which passes the instruction-set flags (Package.swift has none: SwiftPM
+# refuses unsafe flags in a package used as a dependency).
 SWIFT ?= swift
+export SWIFT
 FUZZ_SECONDS ?= 120
 # A fixed seed and input count: CI's fuzzing is reproducible (tools/fuzz 600 for a longer random exploration).
 FUZZ_RUNS ?= 150000
 
-.PHONY: deps build demo test unit-tests fuzz clean
+.PHONY: deps build native demo test unit-tests isa-test dependency-test fuzz clean
 
 deps:
 	@tools/install-deps
 
 build: deps
-	$(SWIFT) build -c release --product vqrt
+	tools/swift build -c release --product vqrt
+
+native: deps
+	VQRT_MARCH=native tools/swift build -c release --product vqrt
+	@echo "built .build-native/release/vqrt for this machine's CPU (it may not run on other CPUs)"
 
 demo: build
 	.build/release/vqrt demo
 
 unit-tests: deps
-	$(SWIFT) test -c release
+	tools/swift test -c release
+
+# The portable binary holds no AVX-512 instruction and its own kernels are AVX2 + FMA code. It checks the vqrt that
+# unit-tests (or build) left in .build/release: `swift build` after `swift test` would compile everything again.
+isa-test:
+	tools/check-isa
+
+dependency-test: deps
+	tools/check-dependency
 
 fuzz: deps
 	tools/fuzz $(FUZZ_SECONDS) $(FUZZ_RUNS)
 
-test: unit-tests fuzz
+test: unit-tests isa-test dependency-test fuzz
 
 clean:
 	rm -rf .build .build-*
