@@ -100,12 +100,7 @@ public enum EvalPicture {
         let order = psnr.indices.sorted { psnr[$0] < psnr[$1] || (psnr[$0] == psnr[$1] && $0 < $1) }
         var chosen: [(Int, String)] = order.prefix(worst).map { ($0, "worst") }
         for i in order.suffix(best).reversed() where !chosen.contains(where: { $0.0 == i }) { chosen.append((i, "best")) }
-        var rng = UInt64(0x5EED)
-        var tries = 0
-        while chosen.count < min(order.count, worst + best + random), tries < 64 {
-            tries += 1
-            rng = rng &* 6364136223846793005 &+ 1442695040888963407
-            let pick = Int(rng >> 33) % order.count
+        for pick in randomPicks(count: order.count) where chosen.count < min(order.count, worst + best + random) {
             if !chosen.contains(where: { $0.0 == pick }) { chosen.append((pick, "random")) }
         }
         return chosen.map { i, group in
@@ -114,24 +109,44 @@ public enum EvalPicture {
         }
     }
 
-    /// Reconstructs the chosen images again (cheap for nine) and writes the picture.
-    static func write(_ s: EvalState, dir: String, vq given: LoadedVQ?) throws {
-        let id = s.meta.identity
-        let vq: LoadedVQ
-        if let given {
-            vq = given
-        } else {
-            // The same arithmetic as the run (merge runs in a fresh process).
-            let execution = ExecutionSettings.parse(algorithm: id.convAlgorithm, precision: id.precision)
-            vq = try ModelSource(checkpoint: id.checkpoint, config: id.config, family: ModelFamily(rawValue: id.family),
-                                 preprocess: id.preset, execution: execution).load()
+    /// The seeded draws `choose` takes its random images from, in order (64 at most, as `choose` tries).
+    static func randomPicks(count: Int) -> [Int] {
+        guard count > 0 else { return [] }
+        var rng = UInt64(0x5EED)
+        return (0..<64).map { _ in
+            rng = rng &* 6364136223846793005 &+ 1442695040888963407
+            return Int(rng >> 33) % count
         }
+    }
+
+    /// Writes the picture of the chosen images, from `held` where the run kept them, reconstructing the others.
+    static func write(_ s: EvalState, dir: String, vq given: LoadedVQ?, held: PictureCandidates? = nil) throws {
+        let id = s.meta.identity
         let chosen = choose(s.perImagePSNR)
-        let batch = BatchLoader.load(paths: chosen.map { s.files[$0.index] }, preset: vq.preset, keepOriginals: true)
-        guard batch.failures.isEmpty, let originals = batch.originals else { throw PipelineError("the images are no longer readable") }
-        let (_, output) = try VQRunner(vq).reconstruct(batch)
-        let reconstructions = try (0..<batch.count).map { try output.image($0, preset: vq.preset) }
-        let picture = try SideBySide.make(top: originals, bottom: reconstructions, captions: chosen.map(\.caption))
+        // Images the run kept are used as they are (the same bits: a reconstruction does not depend on its batch);
+        // the others (a resumed run's earlier images, a merge) are read and reconstructed again.
+        let missing = chosen.map(\.index).filter { held?.pair($0) == nil }
+        var recomputed: [Int: (original: RGBImage, reconstruction: RGBImage)] = [:]
+        if !missing.isEmpty {
+            let vq: LoadedVQ
+            if let given {
+                vq = given
+            } else {
+                // The same arithmetic as the run (merge runs in a fresh process).
+                let execution = ExecutionSettings.parse(algorithm: id.convAlgorithm, precision: id.precision)
+                vq = try ModelSource(checkpoint: id.checkpoint, config: id.config, family: ModelFamily(rawValue: id.family),
+                                     preprocess: id.preset, execution: execution).load()
+            }
+            let batch = BatchLoader.load(paths: missing.map { s.files[$0] }, preset: vq.preset, keepOriginals: true)
+            guard batch.failures.isEmpty, let originals = batch.originals else { throw PipelineError("the images are no longer readable") }
+            let (_, output) = try VQRunner(vq).reconstruct(batch)
+            for (k, index) in missing.enumerated() {
+                recomputed[index] = (originals[k], try output.image(k, preset: vq.preset))
+            }
+        }
+        let pairs = chosen.map { held?.pair($0.index) ?? recomputed[$0.index]! }
+        let picture = try SideBySide.make(top: pairs.map(\.original), bottom: pairs.map(\.reconstruction),
+                                          captions: chosen.map(\.caption))
         try naming(fileName) { try ImageEncoder.writePNG(picture, to: (dir as NSString).appendingPathComponent(fileName)) }
     }
 }

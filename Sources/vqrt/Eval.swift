@@ -35,6 +35,9 @@ struct Eval: ParsableCommand {
     @Flag(help: "Discard the state and report of another run in the report directory instead of refusing to continue.")
     var restart = false
 
+    @Flag(help: "Print where the wall time went (stderr): loading, model, Inception, waiting for images, saves, report.")
+    var timing = false
+
     func validate() throws {
         if let limit, limit < 2 { throw ValidationError("--limit must be at least 2 (r-FID needs a covariance), got \(limit)") }
         guard saveEvery >= 1 else { throw ValidationError("--save-every must be at least 1, got \(saveEvery)") }
@@ -43,6 +46,7 @@ struct Eval: ParsableCommand {
     }
 
     func run() throws {
+        let started = Clock.seconds()
         var images = try ImageList(self.images)
         if let limit { images = images.prefix(limit) }
         guard images.paths.count >= 2 else { throw PipelineError("r-FID needs at least 2 images, got \(images.paths.count)") }
@@ -76,16 +80,30 @@ struct Eval: ParsableCommand {
             Console.info("resuming: \(evaluation.resumedFrom) of \(m.end - m.start) images already evaluated")
         }
         let progress = Progress(label: count > 1 ? "eval \(index)/\(count)" : "eval", quiet: common.quiet)
+        let loaded = Clock.seconds()
+        let computedBefore = (m.modelSeconds ?? 0, m.inceptionSeconds ?? 0, m.seconds)
         try evaluation.run(progress: progress.sink)
         check.report()
         if !common.quiet {
             Console.info(String(format: "evaluated %d image(s) in this run (%.1f s)", progress.computed, progress.elapsed)
                          + (evaluation.resumedFrom > 0 ? ", after resuming from \(evaluation.resumedFrom)" : ""))
         }
+        let reportStarted = Clock.seconds()
+        var md: String?
         if count == 1 {
-            let md = try EvalReport.write(evaluation.state, to: report, vq: vq, warn: Console.warn)
-            if !common.quiet { print(md) }
-        } else if !common.quiet {
+            md = try EvalReport.write(evaluation.state, to: report, vq: vq, picture: evaluation.picture, warn: Console.warn)
+        }
+        if timing {
+            // This process only (a resumed run's earlier compute is not in its wall time).
+            let s = evaluation.state.meta, t = evaluation.timings, now = Clock.seconds()
+            let model = (s.modelSeconds ?? 0) - computedBefore.0, inceptionTime = (s.inceptionSeconds ?? 0) - computedBefore.1
+            let other = s.seconds - computedBefore.2 - model - inceptionTime
+            Console.info(String(format: "timing: wall %.3f s = loading %.3f + batches %.3f + report %.3f; batches: model %.3f, Inception %.3f, per-image statistics %.3f, waiting for images %.3f, saves %.3f; wall / (model + Inception) %.3f",
+                                now - started, loaded - started, t.loop, now - reportStarted, model, inceptionTime, other,
+                                t.waitingForImages, t.saves, (now - started) / max(model + inceptionTime, 1e-9)))
+        }
+        if let md, !common.quiet { print(md) }
+        if count > 1 && !common.quiet {
             Console.info("shard \(index)/\(count) done (\(m.end - m.start) images): \(plan.partialPath)")
             Console.info("when every shard is done: vqrt merge \(report)/partial-*-of-\(count).npz --report \(report)")
         }

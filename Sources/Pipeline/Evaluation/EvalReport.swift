@@ -23,7 +23,8 @@ public enum EvalReport {
     /// Writes report.json, report.md and the picture into `dir`; returns the Markdown text. `vq`: the model the
     /// run used if this process holds it (a single run); otherwise (merge) it is loaded again for the picture.
     @discardableResult
-    public static func write(_ s: EvalState, to dir: String, vq: LoadedVQ?, warn: WarningSink) throws -> String {
+    public static func write(_ s: EvalState, to dir: String, vq: LoadedVQ?, picture: PictureCandidates? = nil,
+                             warn: WarningSink) throws -> String {
         let m = s.meta, id = m.identity
         let fid = try FrechetDistance.compute(try s.originals.statistics(), try s.reconstructions.statistics())
         let isScore = try? s.inceptionScore.result()
@@ -55,6 +56,8 @@ public enum EvalReport {
                                         ("perplexity", num(usage.perplexity))])),
             ("quantisation_error", num(qerr)),
             ("compute_seconds", num(m.seconds)),
+            ("model_seconds", num(m.modelSeconds)),
+            ("inception_seconds", num(m.inceptionSeconds)),
             ("images_per_second", num(m.seconds > 0 ? Double(m.processed) / m.seconds : nil)),
         ])
         try FileSystem.writeAtomically(json.render(pretty: true) + "\n", to: (dir as NSString).appendingPathComponent("report.json"))
@@ -75,7 +78,7 @@ public enum EvalReport {
         md += "\n`\(EvalPicture.fileName)`: originals (top row) over their reconstructions (bottom row) for the \(EvalPicture.worst) images with the lowest PSNR, the \(EvalPicture.best) with the highest, and \(EvalPicture.random) chosen at random (a fixed seed: the same images every time); each column is labelled with its group and the image's PSNR.\n"
         try FileSystem.writeAtomically(md, to: (dir as NSString).appendingPathComponent("report.md"))
         do {
-            try EvalPicture.write(s, dir: dir, vq: vq)
+            try EvalPicture.write(s, dir: dir, vq: vq, held: picture)
         } catch {
             warn("\(EvalPicture.fileName) not written: \(error)")
         }

@@ -109,29 +109,57 @@ public final class Evaluation {
 
     /// Evaluates the rest of this shard, saving every `plan.saveEvery` batches and at the end.
     public func run(progress: ProgressSink) throws {
+        let started = Clock.seconds()
+        defer { timings.loop += Clock.seconds() - started }
         let m = state.meta
         let reader = BatchReader(paths: plan.images.paths, range: (m.start + m.processed)..<m.end, preset: vq.preset,
                                  batchSize: plan.batchSize, policy: .stop, keepOriginals: true, threads: plan.threads, warn: warn)
         var batches = 0
         progress(state.meta.processed, m.end - m.start)
-        while let b = try reader.next() {
+        while true {
+            let waited = Clock.seconds()
+            guard let b = try reader.next() else { break }
             let t0 = Clock.seconds()
-            try EvalStep.run(b.batch, runner: VQRunner(vq), inception: inception, state: &state)
+            timings.waitingForImages += t0 - waited
+            try EvalStep.run(b.batch, runner: VQRunner(vq), inception: inception, state: &state, picture: picture)
             state.meta.seconds += Clock.seconds() - t0
             batches += 1
-            if batches % plan.saveEvery == 0 || state.meta.processed == m.end - m.start { try state.write(to: plan.partialPath) }
+            if batches % plan.saveEvery == 0 || state.meta.processed == m.end - m.start { try save() }
             progress(state.meta.processed, m.end - m.start)
         }
-        if state.meta.processed == 0 { try state.write(to: plan.partialPath) }
+        if state.meta.processed == 0 { try save() }
     }
+
+    private func save() throws {
+        let t0 = Clock.seconds()
+        try state.write(to: plan.partialPath)
+        timings.saves += Clock.seconds() - t0
+    }
+
+    /// Where this process's time went outside the model and Inception (which `state.meta` accumulates).
+    public struct Timings {
+        /// The whole of `run`.
+        public var loop = 0.0
+        /// Waiting for the batch reader (the first batch, and any batch not read ahead in time).
+        public var waitingForImages = 0.0
+        /// Writing the partial state.
+        public var saves = 0.0
+    }
+    public private(set) var timings = Timings()
+
+    /// The images the report's picture can show, kept during the run (bounded).
+    public private(set) lazy var picture = PictureCandidates(count: state.meta.end - state.meta.start)
 }
 
 /// One batch through the model and Inception, folded into the accumulators.
 enum EvalStep {
-    static func run(_ batch: ImageBatch, runner: VQRunner, inception: InceptionRunner, state: inout EvalState) throws {
+    static func run(_ batch: ImageBatch, runner: VQRunner, inception: InceptionRunner, state: inout EvalState,
+                    picture: PictureCandidates? = nil) throws {
         guard let originals = batch.originals else { throw PipelineError("internal: originals missing") }
         let n = batch.count
+        let modelStarted = Clock.seconds()
         let (encoded, output) = try runner.reconstruct(batch)
+        state.meta.modelSeconds = (state.meta.modelSeconds ?? 0) + Clock.seconds() - modelStarted
         try state.mse.add(batch.tensor, output.raw)
         var reconstructions: [RGBImage] = []
         for k in 0..<n {
@@ -139,15 +167,19 @@ enum EvalStep {
             reconstructions.append(r)
             var one = PSNRStatistics()
             try one.add(original: originals[k].pixels, reconstruction: r.pixels, images: 1)
-            state.perImagePSNR.append(one.result.meanPSNR ?? .infinity)
+            let psnr = one.result.meanPSNR ?? .infinity
+            picture?.offer(index: state.perImagePSNR.count, psnr: psnr, original: originals[k], reconstruction: r)
+            state.perImagePSNR.append(psnr)
             try state.psnr.add(original: originals[k].pixels, reconstruction: r.pixels, images: 1)
         }
         try state.usage.add(codes: encoded.codes.map(Int64.init), images: n)
         state.meta.quantisationErrorSum += encoded.quantizationError.reduce(0.0) { $0 + Double($1) }
         state.meta.quantisationErrorCount += encoded.quantizationError.count
         // Inception sees the 8-bit images exactly as pytorch-fid would read them back from PNG files.
+        let inceptionStarted = Clock.seconds()
         let o = try inception.features(originals, logits: false)
         let r = try inception.features(reconstructions, logits: true)
+        state.meta.inceptionSeconds = (state.meta.inceptionSeconds ?? 0) + Clock.seconds() - inceptionStarted
         try state.originals.add(o.pool3)
         try state.reconstructions.add(r.pool3)
         if let logits = r.logits { try state.inceptionScore.add(logits: logits) }
