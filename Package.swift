@@ -2,8 +2,10 @@
 // vqrt: a Swift runtime for vector-quantised image tokenizers (see README.md and ../shared/DESIGN.md).
 import PackageDescription
 
-// Release builds are what users and benchmarks run; -Ounchecked is not used: bounds checks stay on for safety.
-let optimise: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=native"], .when(configuration: .release))]
+// No unsafe flags: SwiftPM refuses them in a package that another package depends on by version. The instruction set
+// is chosen on the command line instead (the Makefile and tools/swift pass `-Xcc -march=x86-64-v3`: AVX2 + FMA,
+// which the ClangImporter hands to Swift's code generation too; `make native` builds for the building machine).
+// -Ounchecked is not used: bounds checks stay on for safety.
 
 let package = Package(
     name: "vqrt",
@@ -27,37 +29,34 @@ let package = Package(
         .systemLibrary(name: "CLAPACK", path: "Sources/CLAPACK"),
 
         // A safe pickle interpreter: bytes to inert values. Knows nothing of torch or files.
-        .target(name: "PickleVM", swiftSettings: optimise),
+        .target(name: "PickleVM"),
         // torch.save containers (zip, legacy stacked, legacy tar) and safetensors, storages, tensors, state dicts.
-        .target(name: "TorchFormats", dependencies: ["PickleVM", "CZlib", .product(name: "Crypto", package: "swift-crypto")],
-                swiftSettings: optimise),
+        .target(name: "TorchFormats", dependencies: ["PickleVM", "CZlib", .product(name: "Crypto", package: "swift-crypto")]),
         // .npy / .npz reading and writing.
-        .target(name: "NPY", dependencies: ["CZip", "CDeflate"], swiftSettings: optimise),
+        .target(name: "NPY", dependencies: ["CZip", "CDeflate"]),
         // The tensor type and its kernels (oneDNN, BLAS, own SIMD loops).
-        .target(name: "Tensor", dependencies: ["CDNNL", "CLAPACK"], swiftSettings: optimise),
+        .target(name: "Tensor", dependencies: ["CDNNL", "CLAPACK"]),
         // Layers and the prefix-scoped weight loader.
-        .target(name: "NN", dependencies: ["Tensor", "TorchFormats"], swiftSettings: optimise),
+        .target(name: "NN", dependencies: ["Tensor", "TorchFormats"]),
         // The three VQ families and Inception-v3.
-        .target(name: "Models", dependencies: ["NN", "Tensor", "TorchFormats", "Imaging", "Yams"], swiftSettings: optimise),
+        .target(name: "Models", dependencies: ["NN", "Tensor", "TorchFormats", "Imaging", "Yams"]),
         // Image decode/encode, PIL-compatible conversion and resizing, family presets.
         // libpng/libjpeg calls under setjmp (their errors longjmp, which must not cross Swift frames).
         .target(name: "CImageShim", linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
-        .target(name: "Imaging", dependencies: ["CImageShim"], swiftSettings: optimise),
+        .target(name: "Imaging", dependencies: ["CImageShim"]),
         // FID, IS, reconstruction statistics, reports.
-        .target(name: "Metrics", dependencies: ["Tensor", "CLAPACK", "NPY", "Imaging"], swiftSettings: optimise),
+        .target(name: "Metrics", dependencies: ["Tensor", "CLAPACK", "NPY", "Imaging"]),
         // The one batch path under every command: images -> model / Inception -> images, arrays, metrics;
         // evaluation state, merge and reports; the checks every command makes before compute.
-        .target(name: "Pipeline", dependencies: ["Models", "Imaging", "Metrics", "NPY", "Tensor", "TorchFormats", "NN"],
-                swiftSettings: optimise),
+        .target(name: "Pipeline", dependencies: ["Models", "Imaging", "Metrics", "NPY", "Tensor", "TorchFormats", "NN"]),
         // The command line: parsing, validation, wiring and printing.
         .executableTarget(
             name: "vqrt",
             dependencies: ["Pipeline", "PickleVM", "TorchFormats", "NPY", "Tensor", "Models", "Imaging", "Metrics",
-                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            swiftSettings: optimise),
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // Times the paper metrics' library calls for tools/bench_paper_metrics.py.
         .executableTarget(name: "vqrt-paper-bench", dependencies: ["Imaging", "Metrics", "Models", "NN", "Tensor"],
-                          path: "Sources/PaperMetricsBench", swiftSettings: optimise),
+                          path: "Sources/PaperMetricsBench"),
         // libFuzzer entry points; built only by tools/fuzz with -sanitize=fuzzer.
         .executableTarget(name: "vqrt-fuzz", dependencies: ["PickleVM", "TorchFormats"], path: "Sources/Fuzz"),
 
@@ -73,6 +72,8 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["TestSupport", "NN", "Tensor", "NPY"]),
         .testTarget(name: "InceptionTests", dependencies: ["TestSupport", "Models", "NN", "Tensor", "Imaging", "NPY"]),
         .testTarget(name: "MetricsTests", dependencies: ["TestSupport", "Metrics", "NPY", "Tensor", "NN", "CLAPACK", "Imaging"]),
+        // The README's Slurm array example on a private single-node Slurm (tools/slurm-eval); skipped where Slurm cannot start.
+        .testTarget(name: "SlurmTests", dependencies: ["TestSupport", "vqrt", "Models", "NN", "NPY"]),
     ],
     swiftLanguageModes: [.v5]
 )

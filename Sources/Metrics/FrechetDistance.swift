@@ -122,31 +122,44 @@ public struct FrechetDistance: Sendable {
             l2 = LinearAlgebra.cholesky(s2, n: n)   // for the factor route
         }
         if route == .cholesky { throw MetricsError.invalidArgument("a covariance is not positive definite (dpotrf failed)") }
-        var negatives = 0, mostNegative = 0.0
-        /// A factor B with S = B·Bᵀ: n×k column-major and k.
-        func factor(_ s: [Double], cholesky: [Double]?) throws -> ([Double], Int) {
+        /// A factor B with S = B·Bᵀ: n×k column-major, k, and the eigenvalues below minus the rounding level.
+        func factor(_ s: [Double], cholesky: [Double]?) throws -> (b: [Double], k: Int, negatives: [Double]) {
             if var l = cholesky {
                 LinearAlgebra.zeroStrictUpper(&l, n: n)   // dpotrf leaves the upper triangle as it was
-                return (l, n)
+                return (l, n, [])
             }
             let (w, v) = try LinearAlgebra.symmetricEigen(s, n: n, vectors: true)
             let cut = Double(n) * Double.ulpOfOne * max(w.last ?? 0, 0)
             var b: [Double] = []
             var k = 0
+            var negatives: [Double] = []
             for (i, wi) in w.enumerated() {
                 if wi > cut {
                     let r = wi.squareRoot()
                     b += v![(i * n)..<((i + 1) * n)].map { $0 * r }
                     k += 1
                 } else if wi < -cut {
-                    negatives += 1
-                    mostNegative = min(mostNegative, wi)
+                    negatives.append(wi)
                 }
             }
-            return (b, k)
+            return (b, k, negatives)
         }
-        let (b1, k1) = try factor(s1, cholesky: l1)
-        let (b2, k2) = try factor(s2, cholesky: l2)
+        // The eigen-solves (dsyevd with vectors: its tridiagonal reduction is thousands of level-2 calls) run with
+        // one OpenBLAS thread each, side by side when there are two covariances to solve and two threads: split
+        // between OpenBLAS's threads, every small call waits for both, and the waiting threads spin on
+        // sched_yield, so a core taken by another process stalled the pair (60+ s for two 2048x2048 solves on a
+        // loaded 2-core machine, against a few seconds alone).
+        let threads = openblas_get_num_threads()
+        let (f1, f2) = try LinearAlgebra.withOpenBLASThreads(1) {
+            if threads >= 2 && l1 == nil && l2 == nil {
+                let (r1, r2) = LinearAlgebra.concurrentPair { i in Result { try factor(i == 0 ? s1 : s2, cholesky: nil) } }
+                return (try r1.get(), try r2.get())
+            }
+            return (try factor(s1, cholesky: l1), try factor(s2, cholesky: l2))
+        }
+        let (b1, k1) = (f1.b, f1.k), (b2, k2) = (f2.b, f2.k)
+        let negatives = f1.negatives.count + f2.negatives.count
+        let mostNegative = (f1.negatives + f2.negatives).min().map { min($0, 0) } ?? 0
         let p = LinearAlgebra.transposeProduct(b1, b2, n: n, p: k1, q: k2)
         let sigma = try LinearAlgebra.singularValues(p, rows: k1, cols: k2)
         // Descending order: add the small ones first.

@@ -100,12 +100,7 @@ public enum EvalPicture {
         let order = psnr.indices.sorted { psnr[$0] < psnr[$1] || (psnr[$0] == psnr[$1] && $0 < $1) }
         var chosen: [(Int, String)] = order.prefix(worst).map { ($0, "worst") }
         for i in order.suffix(best).reversed() where !chosen.contains(where: { $0.0 == i }) { chosen.append((i, "best")) }
-        var rng = UInt64(0x5EED)
-        var tries = 0
-        while chosen.count < min(order.count, worst + best + random), tries < 64 {
-            tries += 1
-            rng = rng &* 6364136223846793005 &+ 1442695040888963407
-            let pick = Int(rng >> 33) % order.count
+        for pick in randomPicks(count: order.count) where chosen.count < min(order.count, worst + best + random) {
             if !chosen.contains(where: { $0.0 == pick }) { chosen.append((pick, "random")) }
         }
         return chosen.map { i, group in
@@ -114,26 +109,45 @@ public enum EvalPicture {
         }
     }
 
-    /// Writes the picture: `eval` reconstructs the chosen images again (cheap for nine), `compare` reads both files
-    /// of each chosen pair.
-    static func write(_ s: EvalState, dir: String, vq given: LoadedVQ?) throws {
+    /// The seeded draws `choose` takes its random images from, in order (64 at most, as `choose` tries).
+    static func randomPicks(count: Int) -> [Int] {
+        guard count > 0 else { return [] }
+        var rng = UInt64(0x5EED)
+        return (0..<64).map { _ in
+            rng = rng &* 6364136223846793005 &+ 1442695040888963407
+            return Int(rng >> 33) % count
+        }
+    }
+
+    /// Writes the picture. `eval`: the chosen images from `held` where the run kept them (the same bits: a
+    /// reconstruction does not depend on its batch), the others (a resumed run's earlier images, a merge) read and
+    /// reconstructed again. `compare`: both files of each chosen pair are read.
+    static func write(_ s: EvalState, dir: String, vq given: LoadedVQ?, held: PictureCandidates? = nil) throws {
         let chosen = choose(s.perImagePSNR)
         let originals: [RGBImage], reconstructions: [RGBImage]
         if let m = s.meta.identity.model {
-            let vq: LoadedVQ
-            if let given {
-                vq = given
-            } else {
-                // The same arithmetic as the run (merge runs in a fresh process).
-                let execution = ExecutionSettings.parse(algorithm: m.convAlgorithm, precision: m.precision)
-                vq = try ModelSource(checkpoint: m.checkpoint, config: m.config, family: ModelFamily(rawValue: m.family),
-                                     preprocess: m.preset, execution: execution).load()
+            let missing = chosen.map(\.index).filter { held?.pair($0) == nil }
+            var recomputed: [Int: (original: RGBImage, reconstruction: RGBImage)] = [:]
+            if !missing.isEmpty {
+                let vq: LoadedVQ
+                if let given {
+                    vq = given
+                } else {
+                    // The same arithmetic as the run (merge runs in a fresh process).
+                    let execution = ExecutionSettings.parse(algorithm: m.convAlgorithm, precision: m.precision)
+                    vq = try ModelSource(checkpoint: m.checkpoint, config: m.config, family: ModelFamily(rawValue: m.family),
+                                         preprocess: m.preset, execution: execution).load()
+                }
+                let batch = BatchLoader.load(paths: missing.map { s.files[$0] }, preset: vq.preset, keepOriginals: true)
+                guard batch.failures.isEmpty, let o = batch.originals else { throw PipelineError("the images are no longer readable") }
+                let (_, output) = try VQRunner(vq).reconstruct(batch)
+                for (k, index) in missing.enumerated() {
+                    recomputed[index] = (o[k], try output.image(k, preset: vq.preset))
+                }
             }
-            let batch = BatchLoader.load(paths: chosen.map { s.files[$0.index] }, preset: vq.preset, keepOriginals: true)
-            guard batch.failures.isEmpty, let o = batch.originals else { throw PipelineError("the images are no longer readable") }
-            let (_, output) = try VQRunner(vq).reconstruct(batch)
-            originals = o
-            reconstructions = try (0..<batch.count).map { try output.image($0, preset: vq.preset) }
+            let pairs = chosen.map { held?.pair($0.index) ?? recomputed[$0.index]! }
+            originals = pairs.map(\.original)
+            reconstructions = pairs.map(\.reconstruction)
         } else {
             let indices = chosen.map(\.index)
             let batch = try PairReader.load(a: indices.map { s.files[$0] }, b: indices.map { s.reconstructionFiles[$0] },

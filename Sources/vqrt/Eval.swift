@@ -26,6 +26,9 @@ struct Eval: ParsableCommand {
     @Option(help: "Use only the first N images (at least 2: r-FID needs a covariance).")
     var limit: Int?
 
+    @Flag(help: "Print where the wall time went (stderr): loading, model, Inception, waiting for images, saves, report.")
+    var timing = false
+
     func validate() throws {
         if let limit, limit < 2 { throw ValidationError("--limit must be at least 2 (r-FID needs a covariance), got \(limit)") }
     }
@@ -34,8 +37,9 @@ struct Eval: ParsableCommand {
         var images = try ImageList(self.images)
         if let limit { images = images.prefix(limit) }
         guard images.paths.count >= 2 else { throw PipelineError("r-FID needs at least 2 images, got \(images.paths.count)") }
-        let run = try EvaluationRun(metrics: metrics, batch: batch, common: common, sharding: sharding, report: report,
+        var run = try EvaluationRun(metrics: metrics, batch: batch, common: common, sharding: sharding, report: report,
                                     total: images.paths.count)
+        run.timing = timing
         var outputs = OutputGuard()
         model.source.register(in: &outputs)
         outputs.inputs(images)
@@ -67,6 +71,9 @@ struct EvaluationRun {
     let sharding: ShardOptions
     let protocols: [InceptionProtocol]
     let lpips: LPIPSSource?
+    /// Print where the wall time went (eval --timing), counted from here: before the model is loaded.
+    var timing = false
+    let started = Clock.seconds()
 
     init(metrics: MetricSetOptions, batch: BatchOptions, common: RunOptions, sharding: ShardOptions, report: String, total: Int) throws {
         self.metrics = metrics; self.batch = batch; self.common = common; self.sharding = sharding; self.report = report
@@ -116,16 +123,31 @@ struct EvaluationRun {
         }
         let label = subject.vq == nil ? "compare" : "eval"
         let progress = Progress(label: shardCount > 1 ? "\(label) \(shardIndex)/\(shardCount)" : label, quiet: common.quiet)
+        let loaded = Clock.seconds()
+        let computedBefore = (m.modelSeconds ?? 0, m.inceptionSeconds ?? 0, m.seconds)
         try evaluation.run(progress: progress.sink)
         check.report()
         if !common.quiet {
             Console.info(String(format: "evaluated %d image(s) in this run (%.1f s)", progress.computed, progress.elapsed)
                          + (evaluation.resumedFrom > 0 ? ", after resuming from \(evaluation.resumedFrom)" : ""))
         }
+        let reportStarted = Clock.seconds()
+        var md: String?
         if shardCount == 1 {
-            let md = try EvalReport.write(evaluation.state, to: report, vq: subject.vq, warn: Console.warn)
-            if !common.quiet { print(md) }
-        } else if !common.quiet {
+            md = try EvalReport.write(evaluation.state, to: report, vq: subject.vq, picture: evaluation.picture, warn: Console.warn)
+        }
+        if timing {
+            // This process only (a resumed run's earlier compute is not in its wall time).
+            let s = evaluation.state.meta, t = evaluation.timings, now = Clock.seconds()
+            let model = (s.modelSeconds ?? 0) - computedBefore.0, inceptionTime = (s.inceptionSeconds ?? 0) - computedBefore.1
+            let other = s.seconds - computedBefore.2 - model - inceptionTime
+            Console.info(String(format: "timing: wall %.3f s = loading %.3f + batches %.3f + report %.3f; batches: model %.3f, Inception and per-image metrics %.3f, other per-image statistics %.3f, waiting for images %.3f, saves %.3f; wall / (model + Inception) %.3f",
+                                now - started, loaded - started, t.loop, now - reportStarted, model, inceptionTime, other,
+                                t.waitingForImages, t.saves, (now - started) / max(model + inceptionTime, 1e-9)))
+        }
+        if let md, !common.quiet {
+            print(md)
+        } else if shardCount > 1 && !common.quiet {
             Console.info("shard \(shardIndex)/\(shardCount) done (\(m.end - m.start) images): \(plan.partialPath)")
             Console.info("when every shard is done: vqrt merge \(report)/partial-*-of-\(shardCount).npz --report \(report)")
         }

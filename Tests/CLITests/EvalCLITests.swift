@@ -56,6 +56,10 @@ final class EvalCLITests: XCTestCase {
         XCTAssertEqual(a["run_id"] as? String, b["run_id"] as? String, label, file: file, line: line)
     }
 
+    func picture(_ dir: URL) throws -> Data {
+        try Data(contentsOf: dir.appendingPathComponent("worst_best_random.png"))
+    }
+
     /// The per-image values (PSNR, each SSIM, LPIPS) of the partial files in `dir`, in image order.
     func perImagePSNR(_ paths: [String]) throws -> [[Double]] {
         let states = try paths.map { try EvalState(path: $0) }.sorted { $0.meta.start < $1.meta.start }
@@ -68,8 +72,9 @@ final class EvalCLITests: XCTestCase {
     func testShardedRunsMergeIntoTheSingleRunsReport() throws {
         XCTAssertEqual(images.count, 11)
         let single = tmp.appendingPathComponent("single")
-        var r = try CLI.run(["eval"] + model + images + ["--report", single.path, "--quiet"])
+        var r = try CLI.run(["eval"] + model + images + ["--report", single.path, "--quiet", "--timing"])
         XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("timing: wall "), r.stderr)
         let base = try report(single)
         XCTAssertEqual((base["images"] as? NSNumber)?.intValue, images.count)
         for f in ["report.md", "worst_best_random.png", "partial-0-of-1.npz"] {
@@ -95,6 +100,11 @@ final class EvalCLITests: XCTestCase {
         assertSameScores(base, try report(sharded), "merged shards")
         // Per-image results are the same bits whatever shard and batch an image fell in.
         XCTAssertEqual(try perImagePSNR(parts), try perImagePSNR([single.appendingPathComponent("partial-0-of-1.npz").path]))
+        // The single run drew its picture from the images it kept during the run; the merge reconstructs them.
+        XCTAssertEqual(try picture(single), try picture(sharded), "worst_best_random.png differs")
+        for key in ["model_seconds", "inception_seconds"] {
+            XCTAssertGreaterThan((base[key] as? NSNumber)?.doubleValue ?? 0, 0, key)
+        }
         // A missing shard is refused.
         XCTAssertOneErrorLine(try CLI.run(["merge", parts[0], parts[2], "--report", tmp.appendingPathComponent("bad").path]), "missing")
     }
@@ -148,6 +158,8 @@ final class EvalCLITests: XCTestCase {
             XCTAssertEqual(rows.count, 128 + images.count * 2048 * 4, name)
             XCTAssertEqual(try CLI.floats(resumed.appendingPathComponent(name).path), try CLI.floats(single.appendingPathComponent(name).path), name)
         }
+        // The resumed process kept only the images it saw; the others are reconstructed for the picture.
+        XCTAssertEqual(try picture(single), try picture(resumed), "worst_best_random.png differs")
 
         // The same arguments on a finished run compute nothing more.
         r = try CLI.run(["eval"] + model + images + ["--report", resumed.path])

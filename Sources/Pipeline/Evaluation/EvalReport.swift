@@ -57,13 +57,14 @@ public enum EvalReport {
     /// Writes report.json, report.md and the picture into `dir`; returns the Markdown text. `vq`: the model the
     /// run used if this process holds it (a single `eval` run); otherwise (merge) it is loaded again for the picture.
     @discardableResult
-    public static func write(_ s: EvalState, to dir: String, vq: LoadedVQ?, warn: WarningSink) throws -> String {
+    public static func write(_ s: EvalState, to dir: String, vq: LoadedVQ?, picture: PictureCandidates? = nil,
+                             warn: WarningSink) throws -> String {
         let scores = try Scores(s)
         try FileSystem.writeAtomically(json(s, scores).render(pretty: true) + "\n", to: (dir as NSString).appendingPathComponent("report.json"))
         let md = markdown(s, scores)
         try FileSystem.writeAtomically(md, to: (dir as NSString).appendingPathComponent("report.md"))
         do {
-            try EvalPicture.write(s, dir: dir, vq: vq)
+            try EvalPicture.write(s, dir: dir, vq: vq, held: picture)
         } catch {
             warn("\(EvalPicture.fileName) not written: \(error)")
         }
@@ -132,6 +133,8 @@ public enum EvalReport {
         }
         items += [
             ("compute_seconds", num(m.seconds)),
+            ("model_seconds", num(m.modelSeconds)),
+            ("inception_seconds", num(m.inceptionSeconds)),
             ("images_per_second", num(m.seconds > 0 ? Double(m.processed) / m.seconds : nil)),
         ]
         return .object(items)

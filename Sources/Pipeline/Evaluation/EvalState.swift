@@ -121,7 +121,12 @@ public struct EvalMeta: Codable, Equatable, Sendable {
     public var end: Int
     /// Images folded into the accumulators; also the valid length of every feature-row file.
     public var processed = 0
+    /// Compute time of the batches (model, Inception and the per-image statistics), over every process of the run.
     public var seconds = 0.0
+    /// The parts of `seconds` spent in the VQ model and in Inception (originals and reconstructions); nil in partial
+    /// files written before they were recorded.
+    public var modelSeconds: Double?
+    public var inceptionSeconds: Double?
     public var quantisationErrorSum = 0.0
     public var quantisationErrorCount = 0
 
@@ -316,6 +321,8 @@ public struct EvalState {
         meta.processed += other.meta.processed
         meta.end = other.meta.end
         meta.seconds += other.meta.seconds
+        meta.modelSeconds = meta.modelSeconds.flatMap { a in other.meta.modelSeconds.map { a + $0 } }
+        meta.inceptionSeconds = meta.inceptionSeconds.flatMap { a in other.meta.inceptionSeconds.map { a + $0 } }
         meta.quantisationErrorSum += other.meta.quantisationErrorSum
         meta.quantisationErrorCount += other.meta.quantisationErrorCount
         meta.shardIndex = 0

@@ -155,6 +155,8 @@ public final class Evaluation {
 
     /// Evaluates the rest of this shard, saving every `plan.saveEvery` batches and at the end.
     public func run(progress: ProgressSink) throws {
+        let started = Clock.seconds()
+        defer { timings.loop += Clock.seconds() - started }
         let m = state.meta
         let range = (m.start + m.processed)..<m.end
         var batches = 0
@@ -171,19 +173,25 @@ public final class Evaluation {
         case .model(let vq):
             let reader = BatchReader(paths: plan.images.paths, range: range, preset: vq.preset, batchSize: plan.batchSize,
                                      policy: .stop, keepOriginals: true, threads: plan.threads, warn: warn)
+            var waited = Clock.seconds()
             while let b = try reader.next() {
+                timings.waitingForImages += Clock.seconds() - waited
                 try step {
                     let (originals, reconstructions) = try EvalStep.reconstruct(b.batch, runner: VQRunner(vq), state: &state)
                     try EvalStep.measure(originals: originals, reconstructions: reconstructions, networks: networks,
-                                         rows: rows, state: &state)
+                                         rows: rows, state: &state, picture: picture)
                 }
+                waited = Clock.seconds()
             }
         case .pairs(let pairs):
             let reader = PairReader(pairs, range: range, batchSize: plan.batchSize, threads: plan.threads)
+            var waited = Clock.seconds()
             while let b = try reader.next() {
+                timings.waitingForImages += Clock.seconds() - waited
                 try step {
                     try EvalStep.measure(originals: b.a, reconstructions: b.b, networks: networks, rows: rows, state: &state)
                 }
+                waited = Clock.seconds()
             }
         }
         if state.meta.processed == 0 { try save() }
@@ -191,10 +199,27 @@ public final class Evaluation {
 
     /// Flushes the feature rows, then saves the state that counts them.
     private func save() throws {
+        let t0 = Clock.seconds()
         for r in rows.joined() { try r.sync() }
         try state.write(to: plan.partialPath)
         state.featureShards = [(plan.partialPath, state.meta.processed)]
+        timings.saves += Clock.seconds() - t0
     }
+
+    /// Where this process's time went outside the model and Inception (which `state.meta` accumulates).
+    public struct Timings {
+        /// The whole of `run`.
+        public var loop = 0.0
+        /// Waiting for the batch reader (the first batch, and any batch not read ahead in time).
+        public var waitingForImages = 0.0
+        /// Flushing feature rows and writing the partial state.
+        public var saves = 0.0
+    }
+    public private(set) var timings = Timings()
+
+    /// The images the report's picture can show, kept during the run (bounded; `eval` only: `compare` reads the
+    /// chosen pairs' files again).
+    public private(set) lazy var picture = PictureCandidates(count: state.meta.end - state.meta.start)
 }
 
 /// One batch: the model's part (`eval`), then the metrics of the pairs, folded into the accumulators.
@@ -203,7 +228,9 @@ enum EvalStep {
     static func reconstruct(_ batch: ImageBatch, runner: VQRunner, state: inout EvalState) throws -> ([RGBImage], [RGBImage]) {
         guard let originals = batch.originals, state.model != nil else { throw PipelineError("internal: originals missing") }
         let n = batch.count
+        let modelStarted = Clock.seconds()
         let (encoded, output) = try runner.reconstruct(batch)
+        state.meta.modelSeconds = (state.meta.modelSeconds ?? 0) + Clock.seconds() - modelStarted
         try state.model!.mse.add(batch.tensor, output.raw)
         let reconstructions = try (0..<n).map { try output.image($0, preset: runner.preset) }
         try state.model!.usage.add(codes: encoded.codes.map(Int64.init), images: n)
@@ -216,13 +243,15 @@ enum EvalStep {
     /// exactly as each tool would read them back from PNG files) into the FID statistics, the feature rows (KID) and
     /// r-IS.
     static func measure(originals: [RGBImage], reconstructions: [RGBImage], networks: EvalNetworks, rows: [[FeatureRows]],
-                        state: inout EvalState) throws {
+                        state: inout EvalState, picture: PictureCandidates? = nil) throws {
         let n = originals.count
         for k in 0..<n {
             let (o, r) = (originals[k], reconstructions[k])
             var one = PSNRStatistics()
             try one.add(original: o.pixels, reconstruction: r.pixels, images: 1)
-            state.perImagePSNR.append(one.result.meanPSNR ?? .infinity)
+            let psnr = one.result.meanPSNR ?? .infinity
+            picture?.offer(index: state.perImagePSNR.count, psnr: psnr, original: o, reconstruction: r)
+            state.perImagePSNR.append(psnr)
             try state.psnr.add(original: o.pixels, reconstruction: r.pixels, images: 1)
             for (i, d) in SSIMDefinitions.all.enumerated() {
                 let v: Double
@@ -236,6 +265,8 @@ enum EvalStep {
             for v in d { try state.lpips!.add(v) }
             state.perImageLPIPS += d
         }
+        let inceptionStarted = Clock.seconds()
+        defer { state.meta.inceptionSeconds = (state.meta.inceptionSeconds ?? 0) + Clock.seconds() - inceptionStarted }
         for (i, runner) in networks.inception.enumerated() {
             let wantLogits = runner.inputProtocol == .pytorchFID
             let o = try runner.features(originals, logits: false)
