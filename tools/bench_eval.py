@@ -187,7 +187,8 @@ def upstream_route(key, ckpt, images, inception, threads, batch, work):
 
 
 TIMING = re.compile(r"timing: wall ([0-9.]+) s = loading ([0-9.]+) \+ batches ([0-9.]+) \+ report ([0-9.]+); batches: "
-                    r"model ([0-9.]+), Inception ([0-9.]+), per-image statistics ([0-9.]+), waiting for images "
+                    r"model ([0-9.]+), Inception(?: and per-image metrics)? ([0-9.]+), (?:other )?per-image statistics "
+                    r"([0-9.]+), waiting for images "
                     r"([0-9.]+), saves ([0-9.]+)")
 
 
@@ -331,7 +332,7 @@ def main():
     ap.add_argument("--skip", nargs="+", default=[], choices=["route", "contention", "memory"])
     a = ap.parse_args()
     a.vqrt = os.path.abspath(a.vqrt)
-    bench.write_checkpoints()
+    bench.write_checkpoints(a.only)
     work = tempfile.mkdtemp(prefix="vqrt-bench-eval-")
     inception = os.path.join(work, "inception.pth")
     fixtures.write_weights(inception, 1)

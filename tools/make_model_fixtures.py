@@ -204,6 +204,47 @@ def npy_info(path):
     return {"dtype": str(a.dtype), "shape": list(a.shape)}
 
 
+def save_case_arrays(d, x32, lat32, lat64, codes32, margin, rec32, rec64, rec64_dtype=np.float64):
+    """The arrays of a model case (ConformanceTests reads them): input, latents in float32 and float64, codes,
+    their float64 margins, and the decoding of the codes in float32 and float64 (`rec64_dtype`)."""
+    np.save(os.path.join(d, "input.npy"), x32.numpy().astype(np.float32))
+    np.save(os.path.join(d, "latents.npy"), lat32.numpy().astype(np.float32))
+    np.save(os.path.join(d, "latents64.npy"), lat64.numpy().astype(np.float64))
+    np.save(os.path.join(d, "codes.npy"), codes32.numpy().astype(np.int64))
+    np.save(os.path.join(d, "code_margin.npy"), margin)
+    np.save(os.path.join(d, "recon.npy"), rec32.numpy().astype(np.float32))
+    np.save(os.path.join(d, "recon64.npy"), rec64.numpy().astype(rec64_dtype))
+
+
+def worst_float32_error(run, lat64, rec64, layouts=("contiguous", "channels_last")):
+    """PyTorch's own float32 error on this CPU: the largest max |error| and RMS error against the float64 latents
+    and decoding over `layouts` (different kernels); `run(layout)` returns that layout's float32 (latents, recon)."""
+    worst = {k: 0.0 for k in ERROR_KEYS}
+    for layout in layouts:
+        la, re = run(layout)
+        for what, a, b in (("latents", la, lat64), ("recon", re, rec64)):
+            mx, rms = stats(a.contiguous().numpy(), b.numpy() if torch.is_tensor(b) else b)
+            worst[f"{what}_f32_vs_f64_maxabs"] = max(worst[f"{what}_f32_vs_f64_maxabs"], mx)
+            worst[f"{what}_f32_vs_f64_rms"] = max(worst[f"{what}_f32_vs_f64_rms"], rms)
+    return worst
+
+
+def channels_last(model, x):
+    """A copy of `model` and `x` in channels_last memory format."""
+    return copy.deepcopy(model).to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+
+
+def codes_summary(codes32, codes64, margin):
+    """case.json's "codes": how many codes the case uses, where float32 and float64 PyTorch disagree, and how
+    decided its codes are (the float64 margin between the best and second-best score)."""
+    mismatch = (codes32 != codes64).numpy()
+    return {"distinct": int(torch.unique(codes32).numel()), "positions": int(codes32.numel()),
+            "f32_vs_f64_mismatches": int(mismatch.sum()),
+            "max_margin_at_mismatch": float(margin[mismatch].max()) if mismatch.any() else None,
+            "min_margin": float(margin.min()), "median_margin": float(np.median(margin)),
+            "positions_with_margin_below_1e-5": int((margin < 1e-5).sum())}
+
+
 def weights_note(case, overrides):
     return {"generator": "vqrt-rng-v1", "seed": case["seed"],
             "names": "the bare model's state-dict keys (no module./first_stage_model. prefix), all tensors incl. "
@@ -341,14 +382,8 @@ def run_case(name, case):
     container = None
     if case["kind"] == "small":
         container = write_container(case, model, d)
-    np.save(os.path.join(d, "input.npy"), x32.numpy().astype(np.float32))
-    np.save(os.path.join(d, "latents.npy"), lat32.numpy().astype(np.float32))
-    np.save(os.path.join(d, "latents64.npy"), lat64.numpy().astype(np.float64))
-    np.save(os.path.join(d, "codes.npy"), codes32.numpy().astype(np.int64))
-    np.save(os.path.join(d, "code_margin.npy"), margin)
-    np.save(os.path.join(d, "recon.npy"), rec32.numpy().astype(np.float32))
     rec64_dtype = np.float32 if fam == "vit-vqgan" and case["kind"] == "full" else np.float64   # 256x256: size
-    np.save(os.path.join(d, "recon64.npy"), rec64.numpy().astype(rec64_dtype))
+    save_case_arrays(d, x32, lat32, lat64, codes32, margin, rec32, rec64, rec64_dtype)
 
     lat_max, lat_rms = stats(lat32.numpy(), lat64.numpy())
     rec_max, rec_rms = stats(rec32.numpy(), np.load(os.path.join(d, "recon64.npy")))
@@ -428,22 +463,17 @@ def measure_cpu_errors(name, model, d):
     x = torch.from_numpy(np.load(os.path.join(d, "input.npy")))
     codes = torch.from_numpy(np.load(os.path.join(d, "codes.npy")))
     lat64, rec64 = np.load(os.path.join(d, "latents64.npy")), np.load(os.path.join(d, "recon64.npy"))
-    worst = {k: 0.0 for k in ERROR_KEYS}
     layouts = ["contiguous", "channels_last"]
-    for layout in layouts:
-        m, xi = model, x
-        if layout == "channels_last":
-            m = copy.deepcopy(model).to(memory_format=torch.channels_last)
-            xi = x.contiguous(memory_format=torch.channels_last)
+
+    def run(layout):
+        m, xi = (model, x) if layout == "contiguous" else channels_last(model, x)
         with torch.no_grad():
             lat32, codes32 = m.encode(xi)
             rec32 = m.decode_codes(codes)
         if not torch.equal(codes32.reshape(codes.shape), codes):
             print(f"{name}: {int((codes32.reshape(codes.shape) != codes).sum())} codes differ from codes.npy ({layout})")
-        for what, a, b in (("latents", lat32, lat64), ("recon", rec32, rec64)):
-            mx, rms = stats(a.contiguous().numpy(), b)
-            worst[f"{what}_f32_vs_f64_maxabs"] = max(worst[f"{what}_f32_vs_f64_maxabs"], mx)
-            worst[f"{what}_f32_vs_f64_rms"] = max(worst[f"{what}_f32_vs_f64_rms"], rms)
+        return lat32, rec32
+    worst = worst_float32_error(run, lat64, rec64, layouts)
     return dict(worst, processor=processor(), layouts=layouts, torch=torch.__version__)
 
 

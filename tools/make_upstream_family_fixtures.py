@@ -40,7 +40,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import upstream_families as uf  # noqa: E402
 from cpu_name import cpu_kind, tolerances  # noqa: E402
-from make_model_fixtures import npy_info, skimage_path, stats, synthetic_image  # noqa: E402
+from make_model_fixtures import (channels_last, codes_summary, npy_info, save_case_arrays, skimage_path, stats,  # noqa: E402
+                                 synthetic_image, worst_float32_error)  # noqa: E402
 from reference import containers  # noqa: E402
 from vqrt_rng import fill_state_dict, values  # noqa: E402
 
@@ -86,15 +87,15 @@ CASES = {
                     "+ model.yaml; codes = noise-free argmax of the logits"),
     # ---------------- full size: vqrt-rng-v1 weights
     "open-magvit2-full-256-L": dict(
-        kind="full", family="open-magvit2", q="lfq", seed=121, size=128, images=["astronaut.png"],
+        kind="full", family="open-magvit2", q="lfq", seed=121, size=256, images=["astronaut.png"],
         dd=dd(128, (1, 1, 2, 2, 4), 4, 18, resolution=128),
         description="Open-MAGVIT2 imagenet_lfqgan_256_L (ch 128, ch_mult 1,1,2,2,4, 4 res blocks, z 18, 2^18 "
-                    "codes); 128x128 input (8x8 latents)"),
+                    "codes); 256x256 input (16x16 latents), as evaluated"),
     "ibq-full-16384": dict(
-        kind="full", family="ibq", q="ibq", seed=122, size=128, images=["chelsea.png"],
+        kind="full", family="ibq", q="ibq", seed=122, size=256, images=["chelsea.png"],
         dd=dd(128, (1, 1, 2, 2, 4), 4, 256, attn=[16]), n_embed=16384, embed_dim=256,
         description="IBQ imagenet_ibqgan_16384 (ch 128, ch_mult 1,1,2,2,4, 4 res blocks, attention at 16, "
-                    "z = embed_dim 256, 16384 codes); 128x128 input (8x8 latents)"),
+                    "z = embed_dim 256, 16384 codes); 256x256 input (16x16 latents), as evaluated"),
     "taming-full-f16-1024": dict(
         kind="full", family="ldm-vqgan", q="vq", seed=123, size=128, images=["coffee.png"],
         dd=dd(128, (1, 1, 2, 2, 4), 2, 256, attn=[16]), n_embed=1024, embed_dim=256,
@@ -102,10 +103,10 @@ CASES = {
                     "res blocks, attention at 16, z = embed_dim 256, 1024 codes) run by taming's VQModel; 128x128 "
                     "input (8x8 latents)"),
     "taming-gumbel-full-f8": dict(
-        kind="full", family="taming-vqgan", q="gumbel", seed=124, size=128, images=["rocket.jpg"],
+        kind="full", family="taming-vqgan", q="gumbel", seed=124, size=256, images=["rocket.jpg"],
         dd=dd(128, (1, 1, 2, 4), 2, 256, attn=[32]), n_embed=8192, embed_dim=256,
         description="taming GumbelVQ OpenImages f8-8192 (ch 128, ch_mult 1,1,2,4, 2 res blocks, attention at 32, "
-                    "z = embed_dim 256, 8192 codes); 128x128 input (16x16 latents)"),
+                    "z = embed_dim 256, 8192 codes); 256x256 input (32x32 latents), as evaluated"),
 }
 
 # The 8-bit preparation of each family: the upstream dataset class that its evaluation instantiates.
@@ -324,37 +325,21 @@ def run_case(up, name, case, tmp):
         rec64 = uf.decode_codes(q, m64, codes32)
         margin = uf.margins(q, m64, lat64).astype(np.float64)
 
-    # PyTorch's float32 error on this CPU in both memory formats (different kernels).
-    worst = {"latents_f32_vs_f64_maxabs": 0.0, "latents_f32_vs_f64_rms": 0.0,
-             "recon_f32_vs_f64_maxabs": 0.0, "recon_f32_vs_f64_rms": 0.0}
-    for layout in ("contiguous", "channels_last"):
-        m, xi = model, x32
-        if layout == "channels_last":
-            m, xi = copy.deepcopy(model).to(memory_format=torch.channels_last), x32.contiguous(memory_format=torch.channels_last)
+    def float32_run(layout):
+        m, xi = (model, x32) if layout == "contiguous" else channels_last(model, x32)
         with torch.no_grad(), ema_scope(m):
-            la = uf.latents(q, m, xi)
-            re = uf.decode_codes(q, m, codes32)
-        for what, a, b in (("latents", la, lat64), ("recon", re, rec64)):
-            mx, rms = stats(a.contiguous().numpy(), b.numpy())
-            worst[f"{what}_f32_vs_f64_maxabs"] = max(worst[f"{what}_f32_vs_f64_maxabs"], mx)
-            worst[f"{what}_f32_vs_f64_rms"] = max(worst[f"{what}_f32_vs_f64_rms"], rms)
+            return uf.latents(q, m, xi), uf.decode_codes(q, m, codes32)
+    worst = worst_float32_error(float32_run, lat64, rec64)
 
     d = os.path.join(MODELS, name)
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
     container = write_container(up, case, model, d) if case["kind"] == "small" else None
-    np.save(os.path.join(d, "input.npy"), x32.numpy().astype(np.float32))
-    np.save(os.path.join(d, "latents.npy"), lat32.numpy().astype(np.float32))
-    np.save(os.path.join(d, "latents64.npy"), lat64.numpy().astype(np.float64))
-    np.save(os.path.join(d, "codes.npy"), codes32.numpy().astype(np.int64))
-    np.save(os.path.join(d, "code_margin.npy"), margin)
     # Every case (full ones too): ConformanceTests compares 8-bit outputs on every convolution path.
-    np.save(os.path.join(d, "recon.npy"), rec32.numpy().astype(np.float32))
-    np.save(os.path.join(d, "recon64.npy"), rec64.numpy().astype(np.float64))
+    save_case_arrays(d, x32, lat32, lat64, codes32, margin, rec32, rec64)
 
     lat_max, lat_rms = stats(lat32.numpy(), lat64.numpy())
     rec_max, rec_rms = stats(rec32.numpy(), rec64.numpy())
-    mismatch = (codes32 != codes64).numpy()
     config = {"ddconfig": case["dd"]}
     if q == "lfq":
         config.update(n_embed=2 ** case["dd"]["z_channels"], embed_dim=case["dd"]["z_channels"])
@@ -388,11 +373,7 @@ def run_case(up, name, case, tmp):
         "code_margin_units": margin_units,
         "generated_on": cpu_kind(),
         "tolerances": tolerances(rec_max, worst),
-        "codes": {"distinct": int(torch.unique(codes32).numel()), "positions": int(codes32.numel()),
-                  "f32_vs_f64_mismatches": int(mismatch.sum()),
-                  "max_margin_at_mismatch": float(margin[mismatch].max()) if mismatch.any() else None,
-                  "min_margin": float(margin.min()), "median_margin": float(np.median(margin)),
-                  "positions_with_margin_below_1e-5": int((margin < 1e-5).sum())},
+        "codes": codes_summary(codes32, codes64, margin),
         "forward_vs_decode_codes_maxabs": stats(fwd32.numpy(), rec32.numpy())[0],
         "generator": "tools/make_upstream_family_fixtures.py", "torch": torch.__version__,
     }
@@ -401,7 +382,7 @@ def run_case(up, name, case, tmp):
     size_kb = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d)) / 1024
     print(f"{name:26s} {time.time() - t0:6.1f}s {size_kb:7.0f} KB  distinct {case_json['codes']['distinct']:5d}/"
           f"{codes32.numel():5d}  lat {lat_max:.2e} (cpu {worst['latents_f32_vs_f64_maxabs']:.2e})  rec {rec_max:.2e} "
-          f"(cpu {worst['recon_f32_vs_f64_maxabs']:.2e})  mismatch {int(mismatch.sum())}  min margin "
+          f"(cpu {worst['recon_f32_vs_f64_maxabs']:.2e})  mismatch {case_json['codes']['f32_vs_f64_mismatches']}  min margin "
           f"{margin.min():.1e}  fwd-vs-dec {case_json['forward_vs_decode_codes_maxabs']:.1e}", flush=True)
 
 
@@ -419,8 +400,13 @@ def make_presets(up, tmp):
     """Upstream preprocessing at 256 on committed images; the expected float32 inputs as FNV-1a hashes plus every
     31st row; evaluation_image.py's output mapping and its round-tripped originals."""
     from PIL import Image
+    readme = os.path.join(PRESETS, "README.md")      # written by hand: kept
+    kept = open(readme).read() if os.path.exists(readme) else None
     shutil.rmtree(PRESETS, ignore_errors=True)
     os.makedirs(PRESETS)
+    if kept is not None:
+        with open(readme, "w") as f:
+            f.write(kept)
     sources = []
 
     def add(name, img, note, **save):

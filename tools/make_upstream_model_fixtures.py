@@ -47,7 +47,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from cpu_name import cpu_kind, tolerances  # noqa: E402
 from make_imaging_fixtures import upstream_modules  # noqa: E402
-from make_model_fixtures import npy_info, skimage_path, stats, synthetic_image  # noqa: E402
+from make_model_fixtures import (channels_last, codes_summary, npy_info, save_case_arrays, skimage_path, stats,  # noqa: E402
+                                 synthetic_image, worst_float32_error)
 from vqrt_rng import fill_state_dict  # noqa: E402
 
 OUT = os.path.join(HERE, "..", "Fixtures", "models")
@@ -295,20 +296,20 @@ CASES = {
         description="MaskGIT-VQGAN shrunk: hidden 32, channel_mult (1, 1), 2 res blocks, z 32, 64 codes; "
                     "Hugging Face layout of open-muse's MaskGitVQGAN (model.safetensors + config.json)"),
     "llamagen-full-vq16": dict(
-        kind="full", family="llamagen-vq", seed=121, size=128, images=["astronaut.png"],
+        kind="full", family="llamagen-vq", seed=121, size=256, images=["astronaut.png"],
         build=lambda: UP["vq_model"].VQ_models["VQ-16"](codebook_size=16384, codebook_embed_dim=8).eval(),
         description="LlamaGen VQ-16 as released (ch 128, ch_mult 1,1,2,2,4, attention at the lowest level, z 256 "
-                    "-> 8, 16384 l2-normalised codes); 128x128 input (8x8 latents)"),
+                    "-> 8, 16384 l2-normalised codes); 256x256 input (16x16 latents), as evaluated"),
     "llamagen-full-vq8": dict(
         kind="full", family="llamagen-vq", seed=122, size=128, images=["motorcycle_left.png"],
         build=lambda: UP["vq_model"].VQ_models["VQ-8"](codebook_size=16384, codebook_embed_dim=8).eval(),
         description="LlamaGen VQ-8 as released (ch_mult 1,2,2,4); 128x128 input (16x16 latents)"),
     "maskgit-full-f16": dict(
-        kind="full", family="maskgit-vqgan", seed=123, size=128, images=["coffee.png"],
+        kind="full", family="maskgit-vqgan", seed=123, size=256, images=["coffee.png"],
         conf=lambda: maskgit_conf(), n_embed=1024, pretrained_tokenizer=True,
         description="MaskGIT-VQGAN f16 as released (titok.PretrainedTokenizer's config: hidden 128, channel_mult "
                     "1,1,2,2,4, 2 res blocks, z 256, 1024 codes), built by PretrainedTokenizer from a state dict "
-                    "file (strict load); 128x128 input (8x8 latents)"),
+                    "file (strict load); 256x256 input (16x16 latents), as evaluated"),
 }
 
 
@@ -444,31 +445,19 @@ def run_case(name, case):
             assert torch.equal(m.decode(codes32.reshape(codes32.shape[0], -1)), rec32.clamp(0, 1))
 
     # PyTorch's float32 error on this CPU, in both memory formats (different kernels).
-    worst = {}
-    for layout in ("contiguous", "channels_last"):
-        mm, xi = m, x32
-        if layout == "channels_last":
-            mm, xi = copy.deepcopy(m).to(memory_format=torch.channels_last), x32.contiguous(memory_format=torch.channels_last)
+    def float32_run(layout):
+        mm, xi = (m, x32) if layout == "contiguous" else channels_last(m, x32)
         with torch.no_grad():
             la, co = encode(fam, mm, xi)
             re = decode(fam, mm, codes32)
         assert torch.equal(co, codes32) or layout == "channels_last", "contiguous codes must reproduce"
-        for what, a, b in (("latents", la, lat64), ("recon", re, rec64)):
-            mx, rms = stats(a.contiguous().numpy(), b.numpy())
-            worst[f"{what}_f32_vs_f64_maxabs"] = max(worst.get(f"{what}_f32_vs_f64_maxabs", 0.0), mx)
-            worst[f"{what}_f32_vs_f64_rms"] = max(worst.get(f"{what}_f32_vs_f64_rms", 0.0), rms)
+        return la, re
+    worst = worst_float32_error(float32_run, lat64, rec64)
 
-    np.save(os.path.join(d, "input.npy"), x32.numpy().astype(np.float32))
-    np.save(os.path.join(d, "latents.npy"), lat32.numpy().astype(np.float32))
-    np.save(os.path.join(d, "latents64.npy"), lat64.numpy().astype(np.float64))
-    np.save(os.path.join(d, "codes.npy"), codes32.numpy().astype(np.int64))
-    np.save(os.path.join(d, "code_margin.npy"), margin)
-    np.save(os.path.join(d, "recon.npy"), rec32.numpy().astype(np.float32))
-    np.save(os.path.join(d, "recon64.npy"), rec64.numpy().astype(np.float64))
+    save_case_arrays(d, x32, lat32, lat64, codes32, margin, rec32, rec64)
 
     lat_max, lat_rms = stats(lat32.numpy(), lat64.numpy())
     rec_max, rec_rms = stats(rec32.numpy(), rec64.numpy())
-    mismatch = (codes32 != codes64).numpy()
     case_json = {
         "family": fam,
         "description": case["description"],
@@ -501,10 +490,7 @@ def run_case(name, case):
                                               "PretrainedTokenizer.decode's clamp to [0, 1]"}[fam],
         "generated_on": cpu_kind(),
         "tolerances": tolerances(rec_max, worst),
-        "codes": {"distinct": int(torch.unique(codes32).numel()), "positions": int(codes32.numel()),
-                  "f32_vs_f64_mismatches": int(mismatch.sum()),
-                  "min_margin": float(margin.min()), "median_margin": float(np.median(margin)),
-                  "positions_with_margin_below_1e-5": int((margin < 1e-5).sum())},
+        "codes": codes_summary(codes32, codes64, margin),
         "generator": "tools/make_upstream_model_fixtures.py", "torch": torch.__version__,
     }
     with open(os.path.join(d, "case.json"), "w") as f:
@@ -513,7 +499,7 @@ def run_case(name, case):
     print(f"{name:20s} {time.time() - t0:6.1f}s {size_kb:8.0f} KB  distinct {case_json['codes']['distinct']:5d}/"
           f"{codes32.numel():5d}  lat {lat_max:.2e}  rec {rec_max:.2e}  (both layouts: lat "
           f"{worst['latents_f32_vs_f64_maxabs']:.2e} rec {worst['recon_f32_vs_f64_maxabs']:.2e})  mismatch "
-          f"{int(mismatch.sum())}  min margin {margin.min():.1e}", flush=True)
+          f"{case_json['codes']['f32_vs_f64_mismatches']}  min margin {margin.min():.1e}", flush=True)
 
 
 def main():

@@ -15,6 +15,7 @@
 // features to float64 exactly and computes the Gram matrices with dsyrk/dgemm, i.e. the float64 value.
 import CLAPACK
 import Foundation
+import Tensor
 
 public struct KernelInceptionDistance: Sendable {
     /// torch-fidelity's defaults (`defaults.py`): `kid_subsets`, `kid_subset_size`, `rng_seed`.
@@ -58,8 +59,10 @@ public struct KernelInceptionDistance: Sendable {
 
     /// KID between two feature sets, each row-major [n, dimension] float32 (e.g. pool3 features as written by
     /// `vqrt features`, memory-mapped).
+    /// `workers` subsets run at once (default: `Threading.threads`), each needing `bytesPerWorker`; the result
+    /// does not depend on it.
     public func callAsFunction(_ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>,
-                               dimension d: Int) throws -> Result {
+                               dimension d: Int, workers: Int? = nil) throws -> Result {
         guard d > 0 else { throw MetricsError.invalidArgument("feature dimension \(d)") }
         guard a.count % d == 0, b.count % d == 0 else {
             throw MetricsError.shapeMismatch("\(a.count) and \(b.count) values are not whole rows of \(d)")
@@ -73,32 +76,33 @@ public struct KernelInceptionDistance: Sendable {
         _ = OpenBLASKernels.ensured
         let m = min(subsetSize, n1, n2)
         let g = gamma ?? 1.0 / Double(d)
+        // Subsets are drawn in torch-fidelity's order (one generator, subset after subset) a round at a time; a
+        // round's subsets are independent and run side by side, each on one thread with one OpenBLAS thread, so
+        // every subset's arithmetic (and so the result's bits) is the same whatever the number of workers.
         var rng = NumpyRandomState(seed: seed)
-        var x = [Double](repeating: 0, count: m * d), y = x
-        var kxx = [Double](repeating: 0, count: m * m), kyy = kxx, kxy = kxx
-        var mmds: [Double] = []
-        mmds.reserveCapacity(subsets)
-        for _ in 0..<subsets {
-            let rows1 = try rng.choiceWithoutReplacement(n1, size: m)
-            let rows2 = try rng.choiceWithoutReplacement(n2, size: m)
-            gather(a, rows1, d, into: &x)
-            gather(b, rows2, d, into: &y)
-            gram(x, m, d, into: &kxx)
-            gram(y, m, d, into: &kyy)
-            x.withUnsafeBufferPointer { xp in
-                y.withUnsafeBufferPointer { yp in
-                    kxy.withUnsafeMutableBufferPointer { kp in
-                        // Column-major view of the row-major [m, d] arrays is d×m; K_XY[i, j] = x_i·y_j.
-                        cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, blasint(m), blasint(m), blasint(d), 1,
-                                    xp.baseAddress, blasint(d), yp.baseAddress, blasint(d), 0, kp.baseAddress, blasint(m))
+        let workers = max(1, min(workers ?? Threading.threads, subsets))
+        let round = workers * 4
+        var mmds = [Double](repeating: 0, count: subsets)
+        var scratch = (0..<workers).map { _ in SubsetScratch(m: m, d: d) }
+        for first in stride(from: 0, to: subsets, by: round) {
+            var draws: [(rows1: [Int], rows2: [Int])] = []
+            for _ in first..<min(first + round, subsets) {
+                let rows1 = try rng.choiceWithoutReplacement(n1, size: m)
+                draws.append((rows1, try rng.choiceWithoutReplacement(n2, size: m)))
+            }
+            mmds.withUnsafeMutableBufferPointer { out in
+                scratch.withUnsafeMutableBufferPointer { buffers in
+                    let results = out, buffers = buffers
+                    LinearAlgebra.withOpenBLASThreads(1) {
+                        Threading.parallelChunks(min(workers, draws.count)) { worker in
+                            for i in stride(from: worker, to: draws.count, by: workers) {
+                                results[first + i] = mmd(a, b, draws[i].rows1, draws[i].rows2, m: m, d: d, g: g,
+                                                         scratch: &buffers[worker])
+                            }
+                        }
                     }
                 }
             }
-            let sxx = offDiagonalKernelSum(kxx, m, g), syy = offDiagonalKernelSum(kyy, m, g)
-            var sxy = 0.0
-            for v in kxy { sxy += kernel(v, g) }
-            let mm = Double(m)
-            mmds.append((sxx + syy) / (mm * (mm - 1)) - 2 * sxy / (mm * mm))
         }
         let mean = mmds.reduce(0, +) / Double(mmds.count)
         let variance = mmds.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(mmds.count)
@@ -107,9 +111,53 @@ public struct KernelInceptionDistance: Sendable {
                       perSubset: mmds)
     }
 
+    /// One subset's buffers: the gathered rows (float64) and the three Gram matrices.
+    private struct SubsetScratch {
+        var x: [Double], y: [Double], kxx: [Double], kyy: [Double], kxy: [Double]
+        init(m: Int, d: Int) {
+            x = [Double](repeating: 0, count: m * d); y = x
+            kxx = [Double](repeating: 0, count: m * m); kyy = kxx; kxy = kxx
+        }
+    }
+
+    /// The unbiased MMD² of one subset: rows `rows1` of `a` against rows `rows2` of `b`.
+    private func mmd(_ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>, _ rows1: [Int], _ rows2: [Int],
+                     m: Int, d: Int, g: Double, scratch t: inout SubsetScratch) -> Double {
+        gather(a, rows1, d, into: &t.x)
+        gather(b, rows2, d, into: &t.y)
+        gram(t.x, m, d, into: &t.kxx)
+        gram(t.y, m, d, into: &t.kyy)
+        t.x.withUnsafeBufferPointer { xp in
+            t.y.withUnsafeBufferPointer { yp in
+                t.kxy.withUnsafeMutableBufferPointer { kp in
+                    // Column-major view of the row-major [m, d] arrays is d×m; K_XY[i, j] = x_i·y_j.
+                    cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, blasint(m), blasint(m), blasint(d), 1,
+                                xp.baseAddress, blasint(d), yp.baseAddress, blasint(d), 0, kp.baseAddress, blasint(m))
+                }
+            }
+        }
+        let sxx = offDiagonalKernelSum(t.kxx, m, g), syy = offDiagonalKernelSum(t.kyy, m, g)
+        var sxy = 0.0
+        for v in t.kxy { sxy += kernel(v, g) }
+        let mm = Double(m)
+        return (sxx + syy) / (mm * (mm - 1)) - 2 * sxy / (mm * mm)
+    }
+
     /// Convenience for arrays.
-    public func callAsFunction(_ a: [Float], _ b: [Float], dimension: Int) throws -> Result {
-        try a.withUnsafeBufferPointer { ap in try b.withUnsafeBufferPointer { bp in try self(ap, bp, dimension: dimension) } }
+    public func callAsFunction(_ a: [Float], _ b: [Float], dimension: Int, workers: Int? = nil) throws -> Result {
+        try a.withUnsafeBufferPointer { ap in
+            try b.withUnsafeBufferPointer { bp in try self(ap, bp, dimension: dimension, workers: workers) }
+        }
+    }
+
+    /// Memory one worker needs for sets of `countA` and `countB` rows of `dimension`: the two gathered subsets in
+    /// float64 and three m×m Gram matrices.
+    public func bytesPerWorker(countA: Int, countB: Int, dimension: Int) -> Int {
+        let m = min(subsetSize, countA, countB)
+        let (mm, o1) = m.multipliedReportingOverflow(by: m)
+        let (md, o2) = m.multipliedReportingOverflow(by: dimension)
+        let (total, o3) = (3 * mm).addingReportingOverflow(2 * md)
+        return o1 || o2 || o3 || total > Int.max / 8 ? Int.max : total * 8
     }
 
     @inline(__always)

@@ -5,6 +5,7 @@ import Foundation
 import Imaging
 import Metrics
 import Models
+import Tensor
 import TorchFormats
 
 /// The SSIM definitions `eval` and `compare` report, each named after the implementation it reproduces
@@ -110,11 +111,24 @@ public struct KIDSettings: Codable, Equatable, Sendable {
     }
 
     /// A subset size asked for explicitly must fit both sets (torch-fidelity refuses it too); checked before compute.
+    /// So must one subset's Gram matrices fit in memory.
     public func check(countA: Int, countB: Int, names: (String, String) = ("A", "B")) throws {
-        guard let m = subsetSize else { return }
-        for (n, name) in [(countA, names.0), (countB, names.1)] where m > n {
-            throw PipelineError("--kid-subset-size \(m) is larger than \(name) (\(n) images); give at most \(n), or leave it out to use min(1000, n)")
+        if let m = subsetSize {
+            for (n, name) in [(countA, names.0), (countB, names.1)] where m > n {
+                throw PipelineError("--kid-subset-size \(m) is larger than \(name) (\(n) images); give at most \(n), or leave it out to use min(1000, n)")
+            }
         }
+        _ = try workers(countA: countA, countB: countB)
+    }
+
+    /// How many subsets run at once for sets of these sizes: as many as the threads and the free memory allow
+    /// (the result is the same for any number); an error if not even one subset's Gram matrices fit.
+    public func workers(countA: Int, countB: Int, dimension: Int = 2048) throws -> Int {
+        let metric = try metric()
+        let perWorker = metric.bytesPerWorker(countA: countA, countB: countB, dimension: dimension)
+        try Memory.require(perWorker, for: "KID with subsets of \(min(metric.subsetSize, countA, countB)) images",
+                           advice: "give a smaller --kid-subset-size")
+        return max(1, min(Threading.threads, Memory.available() / max(perWorker, 1)))
     }
 
     public func metric() throws -> KernelInceptionDistance {

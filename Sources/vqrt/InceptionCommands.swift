@@ -27,15 +27,7 @@ struct Features: ParsableCommand {
 
     func run() throws {
         let images = try ImageList(self.images)
-        var outputs = OutputGuard()
-        inception.source.register(in: &outputs)
-        outputs.inputs(images)
-        outputs.output(output, "--output")
-        try inception.requireFile()
-        try outputs.check()
-        common.apply()
-        let (model, check) = try inception.source.load(warn: Console.warn)
-        try outputs.prepare()
+        let (model, check) = try inception.loadWritingOne(output: output, from: images, run: common)
         let progress = Progress(label: "features", quiet: common.quiet)
         var pool3: [Float] = [], logits: [Float] = [], files: [String] = []
         let runner = InceptionRunner(model, protocol: inputProtocol.resolved)
@@ -74,15 +66,7 @@ struct FIDStats: ParsableCommand {
     func run() throws {
         let images = try ImageList(self.images)
         guard images.paths.count >= 2 else { throw PipelineError("a covariance needs at least 2 images, got \(images.paths.count)") }
-        var outputs = OutputGuard()
-        inception.source.register(in: &outputs)
-        outputs.inputs(images)
-        outputs.output(output, "--output")
-        try inception.requireFile()
-        try outputs.check()
-        common.apply()
-        let (model, check) = try inception.source.load(warn: Console.warn)
-        try outputs.prepare()
+        let (model, check) = try inception.loadWritingOne(output: output, from: images, run: common)
         let (stats, files) = try statistics(images.paths, runner: InceptionRunner(model, protocol: inputProtocol.resolved),
                                             batch: batch.batchSize, policy: failures.policy, run: common, label: "fid-stats")
         try FeatureFiles.writeStatistics(stats, files: files, protocol: inputProtocol.resolved, to: output)

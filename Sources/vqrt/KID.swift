@@ -96,7 +96,8 @@ struct KID: ParsableCommand {
             }
         }
         let r: KernelInceptionDistance.Result
-        do { r = try metric(rows[0], rows[1], dimension: dimensions[0]) } catch { throw PipelineError("KID: \(error)") }
+        let workers = try kid.settings.workers(countA: sets[0].count, countB: sets[1].count, dimension: dimensions[0])
+        do { r = try metric(rows[0], rows[1], dimension: dimensions[0], workers: workers) } catch { throw PipelineError("KID: \(error)") }
         check?.report()
         if json {
             print(JSONValue.object([("kid_mean", .double(r.mean)), ("kid_std", .double(r.std)), ("n_a", .int(Int64(r.countA))),

@@ -111,6 +111,21 @@ struct InceptionOptions: ParsableArguments {
         }
         try FileSystem.requireReadableFile(path)
     }
+
+    /// What `features` and `fid-stats` do before their one pass: the images, the weights and `output` checked
+    /// (the output is never an input), the threads applied, the network loaded, the output's directory made.
+    func loadWritingOne(output: String, from images: ImageList, run common: RunOptions) throws -> (InceptionV3, WeightsCheck) {
+        var outputs = OutputGuard()
+        source.register(in: &outputs)
+        outputs.inputs(images)
+        outputs.output(output, "--output")
+        try requireFile()
+        try outputs.check()
+        common.apply()
+        let loaded = try source.load(warn: Console.warn)
+        try outputs.prepare()
+        return loaded
+    }
 }
 
 /// --protocol: the input pipeline of the FID Inception (features, fid-stats, fid, kid).

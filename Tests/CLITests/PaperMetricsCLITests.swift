@@ -424,6 +424,11 @@ final class PaperMetricsCLITests: XCTestCase {
         XCTAssertOneErrorLine(try CLI.run(["eval"] + ldm + weights + [images, "--report", report, "--kid-subset-size", "50"]),
                               "--kid-subset-size 50 is larger than")
         XCTAssertOneErrorLine(try CLI.run(["kid"] + weights + [a, images, "--kid-subset-size", "1"]), "at least 2")
+        // A subset whose Gram matrices cannot fit (3 x m² float64 per subset): refused before compute, by the check
+        // kid and eval make.
+        XCTAssertThrowsError(try KIDSettings(subsetSize: 3_000_000).check(countA: 3_000_000, countB: 3_000_000)) {
+            XCTAssertTrue("\($0)".contains("KID with subsets of 3000000 images needs about") && "\($0)".contains("--kid-subset-size"), "\($0)")
+        }
         // Unknown protocols; a protocol list without pytorch-fid.
         XCTAssertOneErrorLine(try CLI.run(["fid", "--protocol", "clean-fid"] + weights + [a, images]), "clean-fid")
         XCTAssertOneErrorLine(try CLI.run(["features", "--protocol", "tf"] + weights + [a, "--output", report + ".npz"]), "tf")

@@ -5,6 +5,7 @@ import NN
 import NPY
 import XCTest
 import Metrics
+import Tensor
 
 final class NumpyRandomStateTests: XCTestCase {
     func testMatchesNumpyBitForBit() throws {
@@ -68,6 +69,31 @@ final class KIDTests: XCTestCase {
             XCTAssertLessThanOrEqual(abs(r.mean - f32[0]), own + 1e-6 * abs(f64[0]), "\(name): vs torch-fidelity's float32 run")
             print("KID \(name): vqrt \(r.mean) ± \(r.std); torch-fidelity f64 \(f64[0]), f32 \(f32[0]) (its own f32 error \(own / abs(f64[0])) rel)")
         }
+    }
+
+    /// The subsets run side by side, each on one BLAS thread: the same bits for any number of workers and threads.
+    func testSameBitsWhateverTheWorkersAndThreads() throws {
+        var state: UInt64 = 0x9E3779B97F4A7C15
+        func next() -> Float {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int64(bitPattern: state >> 11) % 2000 - 1000) / 500
+        }
+        let d = 96
+        let a = (0..<(300 * d)).map { _ in next() }, b = (0..<(260 * d)).map { _ in next() + 0.1 }
+        let kid = try KernelInceptionDistance(subsets: 7, subsetSize: 200)
+        let reference = try kid(a, b, dimension: d, workers: 1)
+        defer { Threading.setThreads(0) }
+        for threads in [1, 2, 3] {
+            Threading.setThreads(threads)
+            for workers in [nil, 1, 2, 3, 7, 16] {
+                let r = try kid(a, b, dimension: d, workers: workers)
+                XCTAssertEqual(r.perSubset.map(\.bitPattern), reference.perSubset.map(\.bitPattern),
+                               "threads \(threads), workers \(String(describing: workers))")
+                XCTAssertEqual(r.mean.bitPattern, reference.mean.bitPattern)
+            }
+        }
+        XCTAssertEqual(kid.bytesPerWorker(countA: 300, countB: 260, dimension: d), (3 * 200 * 200 + 2 * 200 * d) * 8)
+        XCTAssertEqual(try KernelInceptionDistance(subsetSize: 1 << 40).bytesPerWorker(countA: 1 << 40, countB: 1 << 40, dimension: 2048), Int.max)
     }
 
     func testBadInput() throws {

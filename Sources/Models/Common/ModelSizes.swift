@@ -8,15 +8,6 @@ extension TamingConfig {
     /// Spatial reduction of the encoder (one stride-2 downsampling between consecutive levels).
     public var downsampling: Int { 1 << (chMult.count - 1) }
 
-    /// Sides must be whole multiples of the downsampling factor: the encoder's stride-2 convolutions would
-    /// otherwise drop pixels and the decoder return a smaller image than it was given.
-    public func checkInputSize(height: Int, width: Int, family: String) throws {
-        let f = downsampling
-        guard height >= f, width >= f, height % f == 0, width % f == 0 else {
-            throw ModelError.badInput("\(family) takes images whose sides are multiples of \(f) (its downsampling factor), not \(width)x\(height)")
-        }
-    }
-
     /// Activations of one image: at each level, a residual block holds about six tensors of its width (input, two
     /// normalised copies, two convolution outputs, the residual sum), the first decoder level and the mid block
     /// run at the widest channel count; attention adds the h·w × h·w scores of one image and its q|k|v.

@@ -15,37 +15,27 @@ public final class IBQ: DownsamplingVQModel {
     public let config: TamingConfig
     public let embedDim: Int
     public let usesEMAWeights: Bool
-    let encoder: Encoder
-    let decoder: Decoder
-    let quantize: IndexPropagationQuantize
-    let quantConv: Conv2d
-    let postQuantConv: Conv2d
+    let model: ConvolutionalVQ<IndexPropagationQuantize>
 
     public init(_ w: Weights, config: TamingConfig, nEmbed: Int, embedDim: Int, usesEMAWeights: Bool = false) throws {
         self.config = config
         self.embedDim = embedDim
         self.usesEMAWeights = usesEMAWeights
-        encoder = try Encoder(w.scope("encoder"), config: config)
-        decoder = try Decoder(w.scope("decoder"), config: config)
-        quantize = try IndexPropagationQuantize(w.scope("quantize"), nEmbed: nEmbed, embedDim: embedDim)
-        quantConv = try Conv2d(w.scope("quant_conv"), inChannels: config.zChannels, outChannels: embedDim, kernelSize: 1)
-        postQuantConv = try Conv2d(w.scope("post_quant_conv"), inChannels: embedDim, outChannels: config.zChannels, kernelSize: 1)
+        model = try ConvolutionalVQ(w, zChannels: config.zChannels, embedDim: embedDim,
+                                    encoder: try Encoder(w.scope("encoder"), config: config).callAsFunction,
+                                    decoder: try Decoder(w.scope("decoder"), config: config).callAsFunction,
+                                    quantize: try IndexPropagationQuantize(w.scope("quantize"), nEmbed: nEmbed, embedDim: embedDim))
     }
 
     public var family: ModelFamily { .ibq }
-    public var codebookSize: Int { quantize.nEmbed }
+    public var codebookSize: Int { model.quantize.nEmbed }
     public var preset: Preset { .ibq() }
 
-    public func encode(_ x: Tensor) throws -> Encoded {
-        let h = try quantConv(try encoder(x)).plain()
-        let (codes, err) = try quantize.codes(h)
-        return Encoded(latents: h, codes: codes, codeShape: [h.shape[0], h.shape[2], h.shape[3]], quantizationError: err)
-    }
+    public func encode(_ x: Tensor) throws -> Encoded { try model.encode(x) }
 
     public func decode(codes: [Int], shape: [Int]) throws -> Tensor {
         try checkCodes(codes, shape: shape)
-        let q = try quantize.entries(codes, n: shape[0], h: shape[1], w: shape[2])
-        return try decoder(try postQuantConv(q)).plain()
+        return try model.decode(codes: codes, shape: shape)
     }
 
     public var downsampling: Int { config.downsampling }

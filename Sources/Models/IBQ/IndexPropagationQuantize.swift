@@ -9,30 +9,29 @@
 import NN
 import Tensor
 
-public final class IndexPropagationQuantize: @unchecked Sendable {
+public final class IndexPropagationQuantize: SpatialQuantizer, @unchecked Sendable {
     public let nEmbed: Int
     public let embedDim: Int
-    let embedding: Tensor
+    let embedding: CodebookRows
     let search: DotProductArgmax
 
     public init(_ w: Weights, nEmbed: Int, embedDim: Int) throws {
         self.nEmbed = nEmbed; self.embedDim = embedDim
-        embedding = try Tensor(shape: [nEmbed, embedDim], values: try w.scope("embedding").tensor("weight", shape: [nEmbed, embedDim]))
-        search = try DotProductArgmax(table: embedding)
+        embedding = try CodebookRows(w.scope("embedding"), count: nEmbed, dimension: embedDim)
+        search = try DotProductArgmax(table: embedding.table)
     }
+
+    public var codebookSize: Int { nEmbed }
 
     /// `z`: [N, e_dim, h, w]. Codes in (n, h, w) order and each position's squared distance to its code.
     public func codes(_ z: Tensor) throws -> (codes: [Int], error: [Float]) {
-        let tokens = try z.imageToTokens()                         // 'b d h w -> b (h w) d'
-        let flat = try tokens.reshaped([tokens.shape[0] * tokens.shape[1], embedDim])
-        let (idx, _) = try search(flat, images: tokens.shape[0])
-        let chosen = try Tensor.gatherRows(embedding, idx)
-        return (idx, rowSquaredDistances(flat, chosen))
+        let (flat, images) = try CodebookRows.latentRows(z, dimension: embedDim)     // 'b d h w -> (b h w) d'
+        let (idx, _) = try search(flat, images: images)
+        return (idx, try embedding.errors(flat, idx))
     }
 
     /// `get_codebook_entry(indices, (N, h, w, e_dim))`: [N, e_dim, h, w].
     public func entries(_ codes: [Int], n: Int, h: Int, w: Int) throws -> Tensor {
-        let rows = try Tensor.gatherRows(embedding, codes)
-        return try rows.reshaped([n, h * w, embedDim]).tokensToImage(height: h, width: w)
+        try embedding.entries(codes, n: n, h: h, w: w)
     }
 }

@@ -6,52 +6,31 @@ import NN
 import Tensor
 import TorchFormats
 
-public final class LDMVQGAN: VQModel {
+public final class LDMVQGAN: DownsamplingVQModel {
     public let config: TamingConfig
     public let embedDim: Int
-    let encoder: Encoder
-    let decoder: Decoder
-    let quantize: VectorQuantizer2
-    let quantConv: Conv2d
-    let postQuantConv: Conv2d
+    let model: ConvolutionalVQ<VectorQuantizer2>
 
     public init(_ w: Weights, config: TamingConfig, nEmbed: Int, embedDim: Int) throws {
         self.config = config
         self.embedDim = embedDim
-        encoder = try Encoder(w.scope("encoder"), config: config)
-        decoder = try Decoder(w.scope("decoder"), config: config)
-        quantize = try VectorQuantizer2(w.scope("quantize"), nEmbed: nEmbed, embedDim: embedDim)
-        quantConv = try Conv2d(w.scope("quant_conv"), inChannels: config.zChannels, outChannels: embedDim, kernelSize: 1)
-        postQuantConv = try Conv2d(w.scope("post_quant_conv"), inChannels: embedDim, outChannels: config.zChannels, kernelSize: 1)
+        model = try ConvolutionalVQ(w, zChannels: config.zChannels, embedDim: embedDim,
+                                    encoder: try Encoder(w.scope("encoder"), config: config).callAsFunction,
+                                    decoder: try Decoder(w.scope("decoder"), config: config).callAsFunction,
+                                    quantize: try VectorQuantizer2(w.scope("quantize"), nEmbed: nEmbed, embedDim: embedDim))
     }
 
     public var family: ModelFamily { .ldmVQGAN }
-    public var codebookSize: Int { quantize.nEmbed }
+    public var codebookSize: Int { model.quantize.nEmbed }
     public var preset: Preset { .ldmVQGAN(resolution: config.resolution) }
 
-    public func encode(_ x: Tensor) throws -> Encoded {
-        let h = try quantConv(try encoder(x)).plain()
-        let (codes, err) = try quantize.codes(h)
-        return Encoded(latents: h, codes: codes, codeShape: [h.shape[0], h.shape[2], h.shape[3]], quantizationError: err)
-    }
+    public func encode(_ x: Tensor) throws -> Encoded { try model.encode(x) }
 
     public func decode(codes: [Int], shape: [Int]) throws -> Tensor {
         try checkCodes(codes, shape: shape)
-        let q = try quantize.entries(codes, n: shape[0], h: shape[1], w: shape[2])
-        return try decoder(try postQuantConv(q)).plain()
+        return try model.decode(codes: codes, shape: shape)
     }
 
-    public func checkInputSize(height: Int, width: Int) throws {
-        try config.checkInputSize(height: height, width: width, family: family.rawValue)
-    }
-    public func codeGrid(height: Int, width: Int) -> (height: Int, width: Int) {
-        (height / config.downsampling, width / config.downsampling)
-    }
-    public func imageSize(codeHeight: Int, codeWidth: Int) throws -> (height: Int, width: Int) {
-        let (h, hOverflow) = codeHeight.multipliedReportingOverflow(by: config.downsampling)
-        let (w, wOverflow) = codeWidth.multipliedReportingOverflow(by: config.downsampling)
-        guard !hOverflow, !wOverflow else { throw ModelError.badCodes("a \(codeHeight)x\(codeWidth) code grid is too large") }
-        return (h, w)
-    }
+    public var downsampling: Int { config.downsampling }
     public func activationBytes(height: Int, width: Int) -> Int { config.activationBytes(height: height, width: width) }
 }

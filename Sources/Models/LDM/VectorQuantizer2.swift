@@ -4,30 +4,29 @@
 import NN
 import Tensor
 
-public final class VectorQuantizer2: @unchecked Sendable {
+public final class VectorQuantizer2: SpatialQuantizer, @unchecked Sendable {
     public let nEmbed: Int
     public let embedDim: Int
-    let embedding: Tensor
+    let embedding: CodebookRows
     let search: CodebookSearch
 
     public init(_ w: Weights, nEmbed: Int, embedDim: Int) throws {
         self.nEmbed = nEmbed; self.embedDim = embedDim
-        embedding = try Tensor(shape: [nEmbed, embedDim], values: try w.scope("embedding").tensor("weight", shape: [nEmbed, embedDim]))
-        search = try CodebookSearch(codes: embedding)
+        embedding = try CodebookRows(w.scope("embedding"), count: nEmbed, dimension: embedDim)
+        search = try CodebookSearch(codes: embedding.table)
     }
+
+    public var codebookSize: Int { nEmbed }
 
     /// `z`: `[N, C, h, w]`. Returns codes in (n, h, w) order and each position's squared distance to its code.
     public func codes(_ z: Tensor) throws -> (codes: [Int], error: [Float]) {
-        let tokens = try z.imageToTokens()                        // 'b c h w -> b (h w) c'
-        let flat = try tokens.reshaped([tokens.shape[0] * tokens.shape[1], embedDim])
+        let (flat, _) = try CodebookRows.latentRows(z, dimension: embedDim)     // 'b c h w -> (b h w) c'
         let (idx, _) = try search.nearest(flat, metric: .squaredEuclidean)
-        let chosen = try Tensor.gatherRows(embedding, idx)
-        return (idx, rowSquaredDistances(flat, chosen))
+        return (idx, try embedding.errors(flat, idx))
     }
 
     /// `get_codebook_entry(indices, shape=(N, h, w, C))`: `[N, C, h, w]`.
     public func entries(_ codes: [Int], n: Int, h: Int, w: Int) throws -> Tensor {
-        let rows = try Tensor.gatherRows(embedding, codes)
-        return try rows.reshaped([n, h * w, embedDim]).tokensToImage(height: h, width: w)
+        try embedding.entries(codes, n: n, h: h, w: w)
     }
 }

@@ -146,34 +146,35 @@ extension LlamaGen {
     /// the lookup, and the decoder receives the normalised codebook row (`get_codebook_entry`). The lookup is the
     /// argmin of `sum(z²) + sum(e²) - 2 z·e` in float32 (first index on ties). Key: `embedding.weight` [n_e, e_dim];
     /// `codebook_used` [65536] is a usage buffer that inference never reads.
-    public final class VectorQuantizer: @unchecked Sendable {
+    public final class VectorQuantizer: SpatialQuantizer, @unchecked Sendable {
         public let nE: Int
         public let eDim: Int
         public let l2Norm: Bool
         /// The rows the lookup compares with and the decoder receives (normalised when `l2Norm`).
-        let embedding: Tensor
+        let embedding: CodebookRows
         let search: CodebookSearch
 
         public init(_ w: Weights, nE: Int, eDim: Int, l2Norm: Bool) throws {
             self.nE = nE; self.eDim = eDim; self.l2Norm = l2Norm
-            let raw = try Tensor(shape: [nE, eDim], values: try w.scope("embedding").tensor("weight", shape: [nE, eDim]))
-            embedding = l2Norm ? try raw.l2Normalized() : raw
-            search = try CodebookSearch(codes: embedding)
+            let raw = try CodebookRows(w.scope("embedding"), count: nE, dimension: eDim)
+            embedding = l2Norm ? CodebookRows(try raw.table.l2Normalized()) : raw
+            search = try CodebookSearch(codes: embedding.table)
         }
+
+        public var codebookSize: Int { nE }
 
         /// `z`: `[N, e_dim, h, w]`. Codes in (n, h, w) order and each position's squared distance to its code, in
         /// the quantizer's space (between unit vectors when `l2Norm`).
         public func codes(_ z: Tensor) throws -> (codes: [Int], error: [Float]) {
-            let tokens = try z.imageToTokens()                        // 'b c h w -> b h w c'
-            var flat = try tokens.reshaped([tokens.shape[0] * tokens.shape[1], eDim])
+            var (flat, _) = try CodebookRows.latentRows(z, dimension: eDim)           // 'b c h w -> (b h w) c'
             if l2Norm { flat = try flat.l2Normalized() }
             let (idx, _) = try search.nearest(flat, metric: .squaredEuclidean)
-            return (idx, rowSquaredDistances(flat, try Tensor.gatherRows(embedding, idx)))
+            return (idx, try embedding.errors(flat, idx))
         }
 
         /// `get_codebook_entry(indices, shape=(N, e_dim, h, w), channel_first=True)`: `[N, e_dim, h, w]`.
         public func entries(_ codes: [Int], n: Int, h: Int, w: Int) throws -> Tensor {
-            try Tensor.gatherRows(embedding, codes).reshaped([n, h * w, eDim]).tokensToImage(height: h, width: w)
+            try embedding.entries(codes, n: n, h: h, w: w)
         }
     }
 }

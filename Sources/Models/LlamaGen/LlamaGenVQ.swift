@@ -45,38 +45,29 @@ public struct LlamaGenArgs: Sendable, Equatable {
 
 public final class LlamaGenVQ: DownsamplingVQModel {
     public let args: LlamaGenArgs
-    let encoder: LlamaGen.Encoder
-    let decoder: LlamaGen.Decoder
-    let quantize: LlamaGen.VectorQuantizer
-    let quantConv: Conv2d
-    let postQuantConv: Conv2d
+    let model: ConvolutionalVQ<LlamaGen.VectorQuantizer>
 
     public init(_ w: Weights, args a: LlamaGenArgs) throws {
         args = a
-        encoder = try LlamaGen.Encoder(w.scope("encoder"), inChannels: a.inChannels, ch: a.ch, chMult: a.encoderChMult,
-                                       numResBlocks: a.numResBlocks, zChannels: a.zChannels)
-        decoder = try LlamaGen.Decoder(w.scope("decoder"), zChannels: a.zChannels, ch: a.ch, chMult: a.decoderChMult,
-                                       numResBlocks: a.numResBlocks, outChannels: a.outChannels)
-        quantize = try LlamaGen.VectorQuantizer(w.scope("quantize"), nE: a.codebookSize, eDim: a.codebookEmbedDim,
-                                                l2Norm: a.codebookL2Norm)
-        quantConv = try Conv2d(w.scope("quant_conv"), inChannels: a.zChannels, outChannels: a.codebookEmbedDim, kernelSize: 1)
-        postQuantConv = try Conv2d(w.scope("post_quant_conv"), inChannels: a.codebookEmbedDim, outChannels: a.zChannels, kernelSize: 1)
+        model = try ConvolutionalVQ(
+            w, zChannels: a.zChannels, embedDim: a.codebookEmbedDim,
+            encoder: try LlamaGen.Encoder(w.scope("encoder"), inChannels: a.inChannels, ch: a.ch, chMult: a.encoderChMult,
+                                          numResBlocks: a.numResBlocks, zChannels: a.zChannels).callAsFunction,
+            decoder: try LlamaGen.Decoder(w.scope("decoder"), zChannels: a.zChannels, ch: a.ch, chMult: a.decoderChMult,
+                                          numResBlocks: a.numResBlocks, outChannels: a.outChannels).callAsFunction,
+            quantize: try LlamaGen.VectorQuantizer(w.scope("quantize"), nE: a.codebookSize, eDim: a.codebookEmbedDim,
+                                                   l2Norm: a.codebookL2Norm))
     }
 
     public var family: ModelFamily { .llamagenVQ }
     public var codebookSize: Int { args.codebookSize }
     public var preset: Preset { .llamagenVQ() }
 
-    public func encode(_ x: Tensor) throws -> Encoded {
-        let h = try quantConv(try encoder(x)).plain()
-        let (codes, err) = try quantize.codes(h)
-        return Encoded(latents: h, codes: codes, codeShape: [h.shape[0], h.shape[2], h.shape[3]], quantizationError: err)
-    }
+    public func encode(_ x: Tensor) throws -> Encoded { try model.encode(x) }
 
     public func decode(codes: [Int], shape: [Int]) throws -> Tensor {
         try checkCodes(codes, shape: shape)
-        let q = try quantize.entries(codes, n: shape[0], h: shape[1], w: shape[2])
-        return try decoder(try postQuantConv(q)).plain()
+        return try model.decode(codes: codes, shape: shape)
     }
 
     public var downsampling: Int { args.downsampling }

@@ -63,6 +63,13 @@ extension MaskGIT {
         }
     }
 
+    /// A level's `block.{j}`: `count` ResnetBlocks, the first from `inChannels`, the rest at `outChannels`.
+    static func resnetBlocks(_ w: Weights, count: Int, inChannels: Int, outChannels: Int) throws -> [ResnetBlock] {
+        try (0..<count).map { j in
+            try ResnetBlock(w.scope(j), inChannels: j == 0 ? inChannels : outChannels, outChannels: outChannels)
+        }
+    }
+
     /// `DownsamplingBlock(config, block_idx)`: `num_res_blocks` ResnetBlocks, then `F.avg_pool2d(2, 2)` except at
     /// the last level.
     final class DownsamplingBlock {
@@ -71,14 +78,9 @@ extension MaskGIT {
 
         init(_ w: Weights, config c: Config, blockIdx: Int) throws {
             let inChannelMult = [1] + c.channelMult
-            var blockIn = c.hiddenChannels * inChannelMult[blockIdx]
-            let blockOut = c.hiddenChannels * c.channelMult[blockIdx]
-            var blocks: [ResnetBlock] = []
-            for j in 0..<c.numResBlocks {
-                blocks.append(try ResnetBlock(w.scope("block").scope(j), inChannels: blockIn, outChannels: blockOut))
-                blockIn = blockOut
-            }
-            block = blocks
+            block = try MaskGIT.resnetBlocks(w.scope("block"), count: c.numResBlocks,
+                                             inChannels: c.hiddenChannels * inChannelMult[blockIdx],
+                                             outChannels: c.hiddenChannels * c.channelMult[blockIdx])
             downsample = blockIdx != c.numResolutions - 1
         }
 
@@ -96,16 +98,11 @@ extension MaskGIT {
         let upsample: Upsample?
 
         init(_ w: Weights, config c: Config, blockIdx: Int) throws {
-            var blockIn = blockIdx == c.numResolutions - 1
+            let blockIn = blockIdx == c.numResolutions - 1
                 ? c.hiddenChannels * c.channelMult[c.numResolutions - 1]
                 : c.hiddenChannels * c.channelMult[blockIdx + 1]
             let blockOut = c.hiddenChannels * c.channelMult[blockIdx]
-            var blocks: [ResnetBlock] = []
-            for j in 0..<c.numResBlocks {
-                blocks.append(try ResnetBlock(w.scope("block").scope(j), inChannels: blockIn, outChannels: blockOut))
-                blockIn = blockOut
-            }
-            block = blocks
+            block = try MaskGIT.resnetBlocks(w.scope("block"), count: c.numResBlocks, inChannels: blockIn, outChannels: blockOut)
             upsample = blockIdx != 0 ? try Upsample(conv: w.scope("upsample_conv"), channels: blockOut) : nil
         }
 
@@ -189,31 +186,31 @@ extension MaskGIT {
     /// `VectorQuantizer(num_embeddings, embedding_dim, commitment_cost)`, eval path: the argmin over codes of
     /// `addmm(‖z‖² + ‖e‖², z, eᵀ, alpha=-2)` in float32 (first index on ties), no normalisation; the decoder gets
     /// the codebook row itself (`get_codebook_entry`). Key: `embedding.weight` [num_embeddings, embedding_dim].
-    public final class VectorQuantizer: @unchecked Sendable {
+    public final class VectorQuantizer: SpatialQuantizer, @unchecked Sendable {
         public let numEmbeddings: Int
         public let embeddingDim: Int
-        let embedding: Tensor
+        let embedding: CodebookRows
         let search: CodebookSearch
 
         public init(_ w: Weights, numEmbeddings: Int, embeddingDim: Int) throws {
             self.numEmbeddings = numEmbeddings; self.embeddingDim = embeddingDim
-            embedding = try Tensor(shape: [numEmbeddings, embeddingDim],
-                                   values: try w.scope("embedding").tensor("weight", shape: [numEmbeddings, embeddingDim]))
-            search = try CodebookSearch(codes: embedding)
+            embedding = try CodebookRows(w.scope("embedding"), count: numEmbeddings, dimension: embeddingDim)
+            search = try CodebookSearch(codes: embedding.table)
         }
+
+        public var codebookSize: Int { numEmbeddings }
 
         /// `hidden_states`: `[N, C, h, w]`. Codes in (n, h, w) order (upstream's `[N, h*w]` rows) and each position's
         /// squared distance to its code.
         public func codes(_ hiddenStates: Tensor) throws -> (codes: [Int], error: [Float]) {
-            let tokens = try hiddenStates.imageToTokens()
-            let flat = try tokens.reshaped([tokens.shape[0] * tokens.shape[1], embeddingDim])
+            let (flat, _) = try CodebookRows.latentRows(hiddenStates, dimension: embeddingDim)
             let (idx, _) = try search.nearest(flat, metric: .squaredEuclidean)
-            return (idx, rowSquaredDistances(flat, try Tensor.gatherRows(embedding, idx)))
+            return (idx, try embedding.errors(flat, idx))
         }
 
         /// `get_codebook_entry(indices)` for `[N, h, w]` indices: `[N, C, h, w]`.
         public func entries(_ codes: [Int], n: Int, h: Int, w: Int) throws -> Tensor {
-            try Tensor.gatherRows(embedding, codes).reshaped([n, h * w, embeddingDim]).tokensToImage(height: h, width: w)
+            try embedding.entries(codes, n: n, h: h, w: w)
         }
     }
 }

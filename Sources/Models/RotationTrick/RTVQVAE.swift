@@ -9,7 +9,7 @@ import NN
 import Tensor
 import TorchFormats
 
-public final class RTVQVAE: VQModel {
+public final class RTVQVAE: DownsamplingVQModel {
     public let config: TamingConfig
     public let embedDim: Int
     public let cosine: Bool
@@ -68,17 +68,6 @@ public final class RTVQVAE: VQModel {
         return try decoder(try tokens.tokensToImage(height: h, width: w)).plain()
     }
 
-    public func checkInputSize(height: Int, width: Int) throws {
-        try config.checkInputSize(height: height, width: width, family: family.rawValue)
-    }
-    public func codeGrid(height: Int, width: Int) -> (height: Int, width: Int) {
-        (height / config.downsampling, width / config.downsampling)
-    }
-    public func imageSize(codeHeight: Int, codeWidth: Int) throws -> (height: Int, width: Int) {
-        let (h, hOverflow) = codeHeight.multipliedReportingOverflow(by: config.downsampling)
-        let (w, wOverflow) = codeWidth.multipliedReportingOverflow(by: config.downsampling)
-        guard !hOverflow, !wOverflow else { throw ModelError.badCodes("a \(codeHeight)x\(codeWidth) code grid is too large") }
-        return (h, w)
-    }
+    public var downsampling: Int { config.downsampling }
     public func activationBytes(height: Int, width: Int) -> Int { config.activationBytes(height: height, width: width) }
 }

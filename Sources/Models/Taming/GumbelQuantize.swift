@@ -11,11 +11,11 @@
 import NN
 import Tensor
 
-public final class GumbelQuantize: @unchecked Sendable {
+public final class GumbelQuantize: SpatialQuantizer, @unchecked Sendable {
     public let nEmbed: Int
     public let embedDim: Int
     public let numHiddens: Int
-    let embed: Tensor
+    let embed: CodebookRows
     let proj: DotProductArgmax
 
     public init(_ w: Weights, numHiddens: Int, embeddingDim: Int, nEmbed: Int) throws {
@@ -25,23 +25,22 @@ public final class GumbelQuantize: @unchecked Sendable {
         let bias = try pw.tensor("bias", shape: [nEmbed])
         // A 1x1 convolution is a dot product per position: its [n_embed, z] weight is the argmax table.
         proj = try DotProductArgmax(table: try Tensor(shape: [nEmbed, numHiddens], values: weight), bias: bias)
-        embed = try Tensor(shape: [nEmbed, embeddingDim], values: try w.scope("embed").tensor("weight", shape: [nEmbed, embeddingDim]))
+        embed = try CodebookRows(w.scope("embed"), count: nEmbed, dimension: embeddingDim)
     }
+
+    public var codebookSize: Int { nEmbed }
 
     /// `z`: [N, z_channels, h, w]. The noise-free codes in (n, h, w) order, and each position's squared distance
     /// between z and its code's `embed` row (the vector the decoder receives in its place; GumbelVQ has
     /// embed_dim == z_channels).
     public func codes(_ z: Tensor) throws -> (codes: [Int], error: [Float]) {
-        let tokens = try z.imageToTokens()
-        let flat = try tokens.reshaped([tokens.shape[0] * tokens.shape[1], numHiddens])
-        let (idx, _) = try proj(flat, images: tokens.shape[0])
-        let chosen = try Tensor.gatherRows(embed, idx)
-        return (idx, rowSquaredDistances(flat, chosen))
+        let (flat, images) = try CodebookRows.latentRows(z, dimension: numHiddens)
+        let (idx, _) = try proj(flat, images: images)
+        return (idx, try embed.errors(flat, idx))
     }
 
     /// `get_codebook_entry(indices, (N, h, w, embed_dim))`: the `embed` rows as [N, embed_dim, h, w].
     public func entries(_ codes: [Int], n: Int, h: Int, w: Int) throws -> Tensor {
-        let rows = try Tensor.gatherRows(embed, codes)
-        return try rows.reshaped([n, h * w, embedDim]).tokensToImage(height: h, width: w)
+        try embed.entries(codes, n: n, h: h, w: w)
     }
 }

@@ -13,11 +13,7 @@ import TorchFormats
 public final class TamingGumbelVQ: DownsamplingVQModel {
     public let config: TamingConfig
     public let embedDim: Int
-    let encoder: Encoder
-    let decoder: Decoder
-    let quantize: GumbelQuantize
-    let quantConv: Conv2d
-    let postQuantConv: Conv2d
+    let model: ConvolutionalVQ<GumbelQuantize>
 
     public init(_ w: Weights, config: TamingConfig, nEmbed: Int, embedDim: Int) throws {
         guard config.zChannels == embedDim else {
@@ -25,28 +21,23 @@ public final class TamingGumbelVQ: DownsamplingVQModel {
         }
         self.config = config
         self.embedDim = embedDim
-        encoder = try Encoder(w.scope("encoder"), config: config)
-        decoder = try Decoder(w.scope("decoder"), config: config)
-        quantize = try GumbelQuantize(w.scope("quantize"), numHiddens: config.zChannels, embeddingDim: embedDim, nEmbed: nEmbed)
-        quantConv = try Conv2d(w.scope("quant_conv"), inChannels: config.zChannels, outChannels: embedDim, kernelSize: 1)
-        postQuantConv = try Conv2d(w.scope("post_quant_conv"), inChannels: embedDim, outChannels: config.zChannels, kernelSize: 1)
+        model = try ConvolutionalVQ(w, zChannels: config.zChannels, embedDim: embedDim,
+                                    encoder: try Encoder(w.scope("encoder"), config: config).callAsFunction,
+                                    decoder: try Decoder(w.scope("decoder"), config: config).callAsFunction,
+                                    quantize: try GumbelQuantize(w.scope("quantize"), numHiddens: config.zChannels,
+                                                                 embeddingDim: embedDim, nEmbed: nEmbed))
     }
 
     public var family: ModelFamily { .tamingVQGAN }
-    public var codebookSize: Int { quantize.nEmbed }
+    public var codebookSize: Int { model.quantize.nEmbed }
     /// taming's own `ImagePaths` (SmallestMaxSize + CenterCrop, x/127.5 - 1): the ldm-vqgan pipeline.
     public var preset: Preset { .tamingVQGAN(resolution: config.resolution) }
 
-    public func encode(_ x: Tensor) throws -> Encoded {
-        let h = try quantConv(try encoder(x)).plain()
-        let (codes, err) = try quantize.codes(h)
-        return Encoded(latents: h, codes: codes, codeShape: [h.shape[0], h.shape[2], h.shape[3]], quantizationError: err)
-    }
+    public func encode(_ x: Tensor) throws -> Encoded { try model.encode(x) }
 
     public func decode(codes: [Int], shape: [Int]) throws -> Tensor {
         try checkCodes(codes, shape: shape)
-        let q = try quantize.entries(codes, n: shape[0], h: shape[1], w: shape[2])
-        return try decoder(try postQuantConv(q)).plain()
+        return try model.decode(codes: codes, shape: shape)
     }
 
     public var downsampling: Int { config.downsampling }

@@ -36,12 +36,13 @@ public enum EvalReport {
             try Memory.require(Memory.product(2, n, 2048, 4), for: "KID over \(n) images (their pool3 features)",
                                advice: "KID needs every feature in memory")
             let kidMetric = try s.meta.identity.metrics.kid.metric()
+            let kidWorkers = try s.meta.identity.metrics.kid.workers(countA: n, countB: n)
             var fid: [(InceptionProtocol, FrechetDistance)] = [], kid: [(InceptionProtocol, KernelInceptionDistance.Result)] = []
             for (i, p) in s.protocols.enumerated() {
                 fid.append((p, try FrechetDistance.compute(try s.originals[i].statistics(), try s.reconstructions[i].statistics())))
                 // torch-fidelity's order: input1 the generated set (reconstructions), input2 the reference.
                 let r = try s.featureRows(p, .reconstructions), o = try s.featureRows(p, .originals)
-                do { kid.append((p, try kidMetric(r, o, dimension: 2048))) } catch { throw PipelineError("KID (\(p.rawValue)): \(error)") }
+                do { kid.append((p, try kidMetric(r, o, dimension: 2048, workers: kidWorkers))) } catch { throw PipelineError("KID (\(p.rawValue)): \(error)") }
             }
             self.fid = fid
             self.kid = kid
