@@ -156,8 +156,10 @@ public struct KernelInceptionDistance: Sendable {
         let m = min(subsetSize, countA, countB)
         let (mm, o1) = m.multipliedReportingOverflow(by: m)
         let (md, o2) = m.multipliedReportingOverflow(by: dimension)
-        let (total, o3) = (3 * mm).addingReportingOverflow(2 * md)
-        return o1 || o2 || o3 || total > Int.max / 8 ? Int.max : total * 8
+        let (grams, o3) = mm.multipliedReportingOverflow(by: 3)
+        let (rows, o4) = md.multipliedReportingOverflow(by: 2)
+        let (total, o5) = grams.addingReportingOverflow(rows)
+        return o1 || o2 || o3 || o4 || o5 || total > Int.max / 8 ? Int.max : total * 8
     }
 
     @inline(__always)

@@ -94,6 +94,8 @@ final class KIDTests: XCTestCase {
         }
         XCTAssertEqual(kid.bytesPerWorker(countA: 300, countB: 260, dimension: d), (3 * 200 * 200 + 2 * 200 * d) * 8)
         XCTAssertEqual(try KernelInceptionDistance(subsetSize: 1 << 40).bytesPerWorker(countA: 1 << 40, countB: 1 << 40, dimension: 2048), Int.max)
+        // m² fits in Int but 3·m² does not: saturates instead of trapping.
+        XCTAssertEqual(try KernelInceptionDistance(subsetSize: 3_000_000_000).bytesPerWorker(countA: 3_000_000_000, countB: 3_000_000_000, dimension: 1), Int.max)
     }
 
     func testBadInput() throws {
