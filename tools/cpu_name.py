@@ -22,6 +22,12 @@ def cpu_name():
     return f"{cpu_kind()} ({processor()})"
 
 
+def cpu_errors(worst, layouts=("contiguous", "channels_last")):
+    """A tolerances.by_cpu entry: PyTorch's float32 errors `worst` (the larger over `layouts`) and where they were
+    measured."""
+    return dict(worst, processor=processor(), layouts=list(layouts), torch=torch.__version__)
+
+
 def tolerances(recon_npy_maxabs, worst, factor=4):
     """The `tolerances` of a model fixture's case.json: `factor` times PyTorch's own float32-vs-float64 error on the
     kind of CPU the test runs on, recorded per kind (this machine's now: `worst`, the larger of the contiguous and
@@ -32,6 +38,5 @@ def tolerances(recon_npy_maxabs, worst, factor=4):
                 "by_cpu[the kind of CPU the test runs on]; no entry for that kind: the test fails",
         "recon_npy_f32_vs_f64_maxabs": recon_npy_maxabs,
         "codes": "must equal codes.npy wherever code_margin >= 1e-5",
-        "by_cpu": {cpu_kind(): dict(worst, processor=processor(), layouts=["contiguous", "channels_last"],
-                                    torch=torch.__version__)},
+        "by_cpu": {cpu_kind(): cpu_errors(worst)},
     }

@@ -39,6 +39,7 @@ so a rerun reproduces every byte on a CPU of the kind in case.json's `generated_
 rounding only (`--check` prints the largest difference of each array that differs).
 """
 import argparse
+import contextlib
 import copy
 import filecmp
 import json
@@ -55,7 +56,7 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from reference import containers, ldm_vqgan, presets, rt_vqvae, vit_vqgan  # noqa: E402
-from cpu_name import cpu_kind, processor  # noqa: E402
+from cpu_name import cpu_errors, cpu_kind  # noqa: E402
 from vqrt_rng import fill_state_dict  # noqa: E402
 
 COMMITTED = os.path.normpath(os.path.join(HERE, "..", "Fixtures", "models"))
@@ -460,9 +461,7 @@ def committed_model(case, d, spec):
 def measure_cpu_errors(name, model, d):
     """PyTorch's float32 error on this machine for the case in directory d (its input, codes and float64 arrays),
     the larger of the contiguous and channels_last runs (different kernels)."""
-    x = torch.from_numpy(np.load(os.path.join(d, "input.npy")))
-    codes = torch.from_numpy(np.load(os.path.join(d, "codes.npy")))
-    lat64, rec64 = np.load(os.path.join(d, "latents64.npy")), np.load(os.path.join(d, "recon64.npy"))
+    x, codes, lat64, rec64 = committed_case_arrays(d)
     layouts = ["contiguous", "channels_last"]
 
     def run(layout):
@@ -473,8 +472,19 @@ def measure_cpu_errors(name, model, d):
         if not torch.equal(codes32.reshape(codes.shape), codes):
             print(f"{name}: {int((codes32.reshape(codes.shape) != codes).sum())} codes differ from codes.npy ({layout})")
         return lat32, rec32
-    worst = worst_float32_error(run, lat64, rec64, layouts)
-    return dict(worst, processor=processor(), layouts=layouts, torch=torch.__version__)
+    return cpu_errors(worst_float32_error(run, lat64, rec64, layouts), layouts)
+
+
+# The records of other CPU kinds: shared with tools/make_upstream_model_fixtures.py and
+# tools/make_upstream_family_fixtures.py (their cases have this file's layout and the same `kind` / `file` keys).
+
+def committed_case_arrays(d):
+    """What a CPU-error record is measured on: the committed case's input (float32 tensor), codes (int64 tensor)
+    and float64 latents / decoding (numpy)."""
+    def load(f):
+        return np.load(os.path.join(d, f))
+    return (torch.from_numpy(load("input.npy")), torch.from_numpy(load("codes.npy")), load("latents64.npy"),
+            load("recon64.npy"))
 
 
 def previous_cpu_errors(spec):
@@ -511,21 +521,77 @@ def same_case(old_dir, new_dir, case, new_weights):
     return True
 
 
+def kept_cpu_errors(name, case, weights, old_dir, new_dir):
+    """The records of the CPU kinds other than this machine's in old_dir's case.json (the committed case, copied
+    before the generator rewrote it) when new_dir holds the same case (same_case); {} otherwise, with a message."""
+    if old_dir is None or not os.path.exists(os.path.join(old_dir, "case.json")):
+        return {}
+    with open(os.path.join(old_dir, "case.json")) as f:
+        old = previous_cpu_errors(json.load(f))
+    others = {k: e for k, e in old.items() if k != cpu_kind()}
+    if others and same_case(old_dir, new_dir, case, json.loads(json.dumps(weights))):
+        return others
+    if others:
+        print(f"{name}: the case changed (inputs, weights or float64 arrays): dropped the errors recorded for "
+              f"{', '.join(sorted(others))}; record them again on such a CPU with --record-cpu-errors")
+    return {}
+
+
 def merged_cpu_errors(name, case, case_json, d, model):
     """This machine's kind measured now; other kinds kept from the committed case when it is the same case."""
-    by_cpu = {}
-    old_dir = os.path.join(PREVIOUS, name)
-    if os.path.exists(os.path.join(old_dir, "case.json")):
-        with open(os.path.join(old_dir, "case.json")) as f:
-            old = previous_cpu_errors(json.load(f))
-        others = {k: e for k, e in old.items() if k != cpu_kind()}
-        if others and same_case(old_dir, d, case, json.loads(json.dumps(case_json["weights"]))):
-            by_cpu.update(others)
-        elif others:
-            print(f"{name}: the case changed (inputs, weights or float64 arrays): dropped the errors recorded for "
-                  f"{', '.join(sorted(others))}; record them again on such a CPU with --record-cpu-errors")
+    by_cpu = kept_cpu_errors(name, case, case_json["weights"], os.path.join(PREVIOUS, name), d)
     by_cpu[cpu_kind()] = measure_cpu_errors(name, model, d)
     return dict(sorted(by_cpu.items()))
+
+
+@contextlib.contextmanager
+def previous_case(committed, name):
+    """A copy of the committed case directory committed/name (None when there is none), kept while the generator
+    rewrites that directory, so that kept_cpu_errors can compare with it."""
+    src = os.path.join(committed, name)
+    if not os.path.isdir(src):
+        yield None
+        return
+    keep = tempfile.mkdtemp(prefix="vqrt_models_previous_")
+    try:
+        shutil.copytree(src, os.path.join(keep, name))
+        yield os.path.join(keep, name)
+    finally:
+        shutil.rmtree(keep)
+
+
+def check_measured_case(name, entry, lat64):
+    """A record measured on committed arrays must be a rounding error: a model that does not hold the committed
+    weights (a container or generator that changed) would give errors of the size of the latents."""
+    scale = max(1.0, float(np.abs(lat64).max()))
+    if not entry["latents_f32_vs_f64_maxabs"] <= 1e-3 * scale:
+        raise SystemExit(f"{name}: the model rebuilt from the committed case is {entry['latents_f32_vs_f64_maxabs']:.3g} "
+                         f"away from latents64.npy: not the committed weights (regenerate the case instead)")
+
+
+def store_cpu_errors(d, name, entry, width=24):
+    """Writes `entry` (measured on this machine) into d/case.json as tolerances.by_cpu[this kind], keeping every
+    other kind's record and every other key (the .npy files are not touched)."""
+    path = os.path.join(d, "case.json")
+    with open(path) as f:
+        spec = json.load(f)
+    by_cpu = previous_cpu_errors(spec)
+    by_cpu[cpu_kind()] = entry
+    spec["tolerances"]["by_cpu"] = dict(sorted(by_cpu.items()))
+    with open(path, "w") as f:
+        json.dump(spec, f, indent=1)
+    print(f"{name:{width}s} " + "  ".join(f"{k}: lat {e['latents_f32_vs_f64_maxabs']:.2e} "
+                                          f"rec {e['recon_f32_vs_f64_maxabs']:.2e}" for k, e in by_cpu.items()),
+          flush=True)
+
+
+def selected_cases(only, known, extra=()):
+    """The names of `known` (in its order) that --only lists, all of them without --only; a listed name that is
+    neither a case nor one of `extra` is an error."""
+    unknown = [n for n in only or [] if n not in known and n not in extra]
+    if unknown:
+        raise SystemExit(f"unknown case(s): {', '.join(unknown)}; the cases are: {', '.join(list(known) + list(extra))}")
+    return [n for n in known if not only or n in only]
 
 
 def record_cpu_errors(name, case):
@@ -534,13 +600,9 @@ def record_cpu_errors(name, case):
     with open(os.path.join(d, "case.json")) as f:
         spec = json.load(f)
     model = committed_model(case, d, spec)
-    by_cpu = previous_cpu_errors(spec)
-    by_cpu[cpu_kind()] = measure_cpu_errors(name, model, d)
-    spec["tolerances"]["by_cpu"] = dict(sorted(by_cpu.items()))
-    with open(os.path.join(d, "case.json"), "w") as f:
-        json.dump(spec, f, indent=1)
-    print(f"{name:24s} " + "  ".join(f"{k}: lat {e['latents_f32_vs_f64_maxabs']:.2e} "
-                                     f"rec {e['recon_f32_vs_f64_maxabs']:.2e}" for k, e in by_cpu.items()), flush=True)
+    entry = measure_cpu_errors(name, model, d)
+    check_measured_case(name, entry, np.load(os.path.join(d, "latents64.npy")))
+    store_cpu_errors(d, name, entry)
 
 
 def check(names):
@@ -583,26 +645,23 @@ def main():
     OUT = args.out
     PREVIOUS = COMMITTED     # where the errors recorded on other CPU kinds are kept from
     torch.set_num_threads(args.threads)
-    names = [n for n in CASES if not args.only or n in args.only]
+    names = selected_cases(args.only, CASES)
     if args.check:
         sys.exit(check(names))
     os.makedirs(OUT, exist_ok=True)
     for name in names:
         if args.record_cpu_errors:
             record_cpu_errors(name, CASES[name])
-        else:
-            if OUT == COMMITTED:
-                # Keep the committed case (and what other CPUs recorded for it) until the new one is written.
-                keep = tempfile.mkdtemp(prefix="vqrt_models_previous_")
-                shutil.copytree(os.path.join(COMMITTED, name), os.path.join(keep, name))
-                PREVIOUS = keep
+        elif OUT == COMMITTED:
+            # Keep the committed case (and what other CPUs recorded for it) until the new one is written.
+            with previous_case(COMMITTED, name) as old:
+                PREVIOUS = os.path.dirname(old) if old else COMMITTED
                 try:
                     run_case(name, CASES[name])
                 finally:
-                    shutil.rmtree(keep)
                     PREVIOUS = COMMITTED
-            else:
-                run_case(name, CASES[name])
+        else:
+            run_case(name, CASES[name])
 
 
 PREVIOUS = COMMITTED

@@ -5,6 +5,7 @@ from local git mirrors at generation time (tools/upstream_families.py), never ve
 
     nice .venv-tools/bin/python tools/make_upstream_family_fixtures.py                 # every case (~25 min here)
     nice .venv-tools/bin/python tools/make_upstream_family_fixtures.py --only ibq-small presets
+    nice .venv-tools/bin/python tools/make_upstream_family_fixtures.py --record-cpu-errors [--only CASE ...]
     VQRT_MIRROR=/path/to/mirrors ...                                                    # default /work/.mirror
 
 Model cases -> Fixtures/models/<case>/, with the files and case.json fields of tools/make_model_fixtures.py
@@ -18,7 +19,9 @@ What is run is upstream's evaluation path: SEED-Voken models inside `model.ema_s
 GumbelQuantize with its Gumbel sample set to zero (vqrt's deterministic code; upstream draws noise even in eval).
 The float64 run is the same modules after `.double()`. PyTorch's own float32-vs-float64 error is recorded for this
 CPU kind in both memory formats (tolerances.by_cpu["AVX2" or "AVX512"], cpu_name.tolerances), as
-make_model_fixtures.py does.
+make_model_fixtures.py does: a regeneration keeps the other kinds' records while the case is unchanged (inputs,
+weights, float64 arrays), and `--record-cpu-errors` adds or refreshes this machine's kind on the committed model cases
+(their weights and arrays) without changing anything else; run it on each CPU kind the tests must pass on.
 
 `presets` -> Fixtures/presets/: upstream's own data pipelines (SEED-Voken Open_MAGVIT2 and IBQ `ImagePaths`,
 taming `ImagePaths`, size 256) on committed photos and a synthetic card, and evaluation_image.py's output mapping
@@ -39,14 +42,15 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import upstream_families as uf  # noqa: E402
-from cpu_name import cpu_kind, tolerances  # noqa: E402
-from make_model_fixtures import (channels_last, codes_summary, npy_info, save_case_arrays, skimage_path, stats,  # noqa: E402
-                                 synthetic_image, worst_float32_error)  # noqa: E402
+from cpu_name import cpu_errors, cpu_kind, tolerances  # noqa: E402
+from make_model_fixtures import (channels_last, check_measured_case, codes_summary, committed_case_arrays,  # noqa: E402
+                                 kept_cpu_errors, npy_info, previous_case, save_case_arrays, selected_cases,
+                                 skimage_path, stats, store_cpu_errors, synthetic_image, worst_float32_error)
 from reference import containers  # noqa: E402
 from vqrt_rng import fill_state_dict, values  # noqa: E402
 
-MODELS = os.path.join(HERE, "..", "Fixtures", "models")
-PRESETS = os.path.join(HERE, "..", "Fixtures", "presets")
+MODELS = os.path.normpath(os.path.join(HERE, "..", "Fixtures", "models"))
+PRESETS = os.path.normpath(os.path.join(HERE, "..", "Fixtures", "presets"))
 CODEBOOK_SOURCES = ["hubble_deep_field.jpg", "ihc.png", "retina.jpg", "motorcycle_right.png"]
 
 
@@ -286,18 +290,60 @@ def write_container(up, case, model, d):
 
 # ----------------------------------------------------------------------------------------------- model cases
 
-def run_case(up, name, case, tmp):
-    t0 = time.time()
-    q, fam = case["q"], case["family"]
+def generated_model(up, case):
+    """The case's upstream model with vqrt-rng-v1 weights (the bare model's keys) and, where the case has EMA, its
+    LitEma shadows, before any adjustment; and case.json's note on them."""
     torch.manual_seed(case["seed"])
     model = build(up, case)
-    host = Host(model, children(q))
-    fill_state_dict(host, case["seed"])
+    fill_state_dict(Host(model, children(case["q"])), case["seed"])
     origin = "vqrt-rng-v1 values as generated"
     if case.get("ema"):
         set_ema_shadows(model, case["seed"] + 1000)
         origin = (f"parameters: vqrt-rng-v1 seed {case['seed']}; LitEma shadows (used): vqrt-rng-v1 seed "
                   f"{case['seed'] + 1000} under the parameters' names")
+    return model, origin
+
+
+def committed_model(up, case, d):
+    """The model with the committed case's weights: a small case's checkpoint (its whole state_dict, LitEma shadows
+    included, loaded strictly), or a full case's vqrt-rng-v1 weights as generated_model makes them."""
+    if case["kind"] == "small":
+        torch.manual_seed(case["seed"])
+        model = build(up, case)
+        ckpt = torch.load(os.path.join(d, case["file"]), map_location="cpu", weights_only=False)
+        model.load_state_dict(ckpt["state_dict"], strict=True)
+    else:
+        model = generated_model(up, case)[0]
+    if case["q"] == "gumbel":
+        up.noise_free_gumbel()
+    return model
+
+
+def weights_entry(case):
+    """case.json's `weights`: the container file (small) or the generator and seed (full)."""
+    return case["file"] if case["kind"] == "small" else {
+        "generator": "vqrt-rng-v1", "seed": case["seed"],
+        "names": "the bare model's state-dict keys (encoder.*, decoder.*, quantize.*, quant_conv.*, "
+                 "post_quant_conv.*); each tensor's stream depends only on its own name",
+        "overrides": {}}
+
+
+def float32_errors(q, model, x32, codes32, lat64, rec64):
+    """PyTorch's float32 error on this CPU against the float64 latents / decoding of codes32 (evaluation path:
+    ema_scope), in both memory formats (different kernels): the larger of each."""
+    def run(layout):
+        m, xi = (model, x32) if layout == "contiguous" else channels_last(model, x32)
+        with torch.no_grad(), ema_scope(m):
+            return uf.latents(q, m, xi), uf.decode_codes(q, m, codes32)
+    return worst_float32_error(run, lat64, rec64)
+
+
+def run_case(up, name, case, tmp, previous=None):
+    """Generates the case into MODELS/name; `previous`: a copy of the committed case, whose other CPU kinds' records
+    are kept when the case is unchanged."""
+    t0 = time.time()
+    q, fam = case["q"], case["family"]
+    model, origin = generated_model(up, case)
     if case["kind"] == "small" and q in ("ibq", "vq"):
         with torch.no_grad(), ema_scope(model):
             cb = codebook_from_latents(up, case, model, case["n_embed"], 0.1, case["seed"], tmp)
@@ -325,11 +371,7 @@ def run_case(up, name, case, tmp):
         rec64 = uf.decode_codes(q, m64, codes32)
         margin = uf.margins(q, m64, lat64).astype(np.float64)
 
-    def float32_run(layout):
-        m, xi = (model, x32) if layout == "contiguous" else channels_last(model, x32)
-        with torch.no_grad(), ema_scope(m):
-            return uf.latents(q, m, xi), uf.decode_codes(q, m, codes32)
-    worst = worst_float32_error(float32_run, lat64, rec64)
+    worst = float32_errors(q, model, x32, codes32, lat64, rec64)
 
     d = os.path.join(MODELS, name)
     shutil.rmtree(d, ignore_errors=True)
@@ -352,11 +394,7 @@ def run_case(up, name, case, tmp):
         "family": fam,
         "description": case["description"],
         "config": config,
-        "weights": case["file"] if case["kind"] == "small" else {
-            "generator": "vqrt-rng-v1", "seed": case["seed"],
-            "names": "the bare model's state-dict keys (encoder.*, decoder.*, quantize.*, quant_conv.*, "
-                     "post_quant_conv.*); each tensor's stream depends only on its own name",
-            "overrides": {}},
+        "weights": weights_entry(case),
         "weights_origin": origin,
         "container": container,
         "upstream": {"SEED-Voken": up.commits[uf.SEED], "taming-transformers": up.commits[uf.TAMING],
@@ -377,6 +415,9 @@ def run_case(up, name, case, tmp):
         "forward_vs_decode_codes_maxabs": stats(fwd32.numpy(), rec32.numpy())[0],
         "generator": "tools/make_upstream_family_fixtures.py", "torch": torch.__version__,
     }
+    by_cpu = kept_cpu_errors(name, case, case_json["weights"], previous, d)
+    by_cpu.update(case_json["tolerances"]["by_cpu"])
+    case_json["tolerances"]["by_cpu"] = dict(sorted(by_cpu.items()))
     with open(os.path.join(d, "case.json"), "w") as f:
         json.dump(case_json, f, indent=1)
     size_kb = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d)) / 1024
@@ -470,19 +511,47 @@ def make_presets(up, tmp):
     print(f"presets: {len(cases)} cases, {len(sources)} images", flush=True)
 
 
+def record_cpu_errors(up, name, case):
+    """Adds (or refreshes) this machine's CPU kind in the committed case's tolerances.by_cpu, measured as run_case
+    measures it on the committed input, codes and float64 arrays with the committed weights; nothing else changes."""
+    d = os.path.join(MODELS, name)
+    with open(os.path.join(d, "case.json")) as f:
+        spec = json.load(f)
+    if spec["weights"] != json.loads(json.dumps(weights_entry(case))):
+        raise SystemExit(f"{name}: case.json's weights are not what this generator builds: regenerate the case")
+    made_from = {r: spec["upstream"].get(r.split("+")[1]) for r in (uf.SEED, uf.TAMING)}
+    if made_from != up.commits:
+        print(f"warning: {name} was made from upstream {made_from}, the mirrors are at {up.commits}")
+    model = committed_model(up, case, d)
+    x32, codes32, lat64, rec64 = committed_case_arrays(d)
+    entry = cpu_errors(float32_errors(case["q"], model, x32, codes32, lat64, rec64))
+    check_measured_case(name, entry, lat64)
+    store_cpu_errors(d, name, entry, width=26)
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", nargs="*")
+    ap.add_argument("--only", nargs="*", help="cases (and/or `presets`); default all")
+    ap.add_argument("--record-cpu-errors", action="store_true",
+                    help="add this CPU kind's PyTorch float32 error to the committed model cases (nothing else "
+                         "changes; presets are not made)")
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
+    if a.record_cpu_errors and "presets" in (a.only or []):
+        raise SystemExit("--record-cpu-errors: presets have no CPU errors (name model cases only)")
+    names = selected_cases(a.only, CASES, extra=() if a.record_cpu_errors else ("presets",))
     torch.set_num_threads(a.threads)
     up = uf.Upstream()
+    if a.record_cpu_errors:
+        for name in names:
+            record_cpu_errors(up, name, CASES[name])
+        return
     import tempfile
     tmp = tempfile.mkdtemp(prefix="vqrt_fixture_images_")
-    for name, case in CASES.items():
-        if a.only and name not in a.only:
-            continue
-        run_case(up, name, case, tmp)
+    for name in names:
+        # Keep the committed case (and what other CPU kinds recorded for it) until the new one is written.
+        with previous_case(MODELS, name) as old:
+            run_case(up, name, CASES[name], tmp, old)
     if not a.only or "presets" in a.only:
         make_presets(up, tmp)
 

@@ -3,6 +3,7 @@
 Fixtures/models/<case>/ (the layout of tools/make_model_fixtures.py; Fixtures/models/README.md).
 
     nice .venv-tools/bin/python tools/make_upstream_model_fixtures.py [--mirror /work/.mirror] [--only CASE ...]
+    nice .venv-tools/bin/python tools/make_upstream_model_fixtures.py --record-cpu-errors [--only CASE ...]
 
 The upstream modules are imported from git mirrors made with the search tool's `fetch` (never committed here):
   FoundationVision/LlamaGen   tokenizer/tokenizer_image/vq_model.py, vq_model_hf.py (VQModelHF.save_pretrained,
@@ -23,8 +24,10 @@ flat row-major codes reshaped), code_margin.npy (float64 |best - second| of the 
 float64 latents), recon.npy / recon64.npy (upstream decode of codes.npy: `decode_code` / `decoder(get_codebook_entry)`,
 before any clamp, float32 / float64), case.json. Tolerances: PyTorch's own float32-vs-float64 error on this CPU,
 measured in both memory formats (contiguous, channels_last), the larger recorded under tolerances.by_cpu[cpu kind]
-("AVX2" or "AVX512", cpu_name.tolerances: the scheme ConformanceTests reads).
-Deterministic with --threads 1 (the default).
+("AVX2" or "AVX512", cpu_name.tolerances: the scheme ConformanceTests reads). A regeneration keeps the other kinds'
+records while the case is unchanged (inputs, weights, float64 arrays); `--record-cpu-errors` adds or refreshes this
+machine's kind on the committed cases (their weights and arrays) and changes nothing else: run it on each CPU kind,
+as for tools/make_model_fixtures.py. Deterministic with --threads 1 (the default).
 """
 import argparse
 import copy
@@ -45,13 +48,14 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from cpu_name import cpu_kind, tolerances  # noqa: E402
+from cpu_name import cpu_errors, cpu_kind, tolerances  # noqa: E402
 from make_imaging_fixtures import upstream_modules  # noqa: E402
-from make_model_fixtures import (channels_last, codes_summary, npy_info, save_case_arrays, skimage_path, stats,  # noqa: E402
-                                 synthetic_image, worst_float32_error)
+from make_model_fixtures import (channels_last, check_measured_case, codes_summary, committed_case_arrays,  # noqa: E402
+                                 kept_cpu_errors, npy_info, previous_case, save_case_arrays, selected_cases,
+                                 skimage_path, stats, store_cpu_errors, synthetic_image, worst_float32_error)
 from vqrt_rng import fill_state_dict  # noqa: E402
 
-OUT = os.path.join(HERE, "..", "Fixtures", "models")
+OUT = os.path.normpath(os.path.join(HERE, "..", "Fixtures", "models"))
 CODEBOOK_SOURCES = ["hubble_deep_field.jpg", "ihc.png", "retina.jpg", "motorcycle_right.png"]
 UP = {}   # filled by load_upstream()
 
@@ -367,7 +371,7 @@ def write_container(case, m, d):
     return info
 
 
-def reload_from_container(case, d, m):
+def reload_from_container(case, d):
     """The model as upstream's own loading code gets it from the container written above."""
     fam = case["family"]
     path = os.path.join(d, case["file"])
@@ -399,14 +403,58 @@ def reload_from_container(case, d, m):
     return fresh.eval()
 
 
-# ----------------------------------------------------------------------------------------------- main work
-
-def run_case(name, case):
-    t0 = time.time()
-    fam, size = case["family"], case["size"]
+def generated_model(case):
+    """The case's upstream model with vqrt-rng-v1 weights (every state-dict tensor), before any adjustment."""
     torch.manual_seed(case["seed"])
     m = build(case)
     fill_state_dict(m, case["seed"])
+    return m
+
+
+def as_evaluated(case, m):
+    """A full case's model as its evaluation gets it: for maskgit-full-f16, titok.PretrainedTokenizer, which builds
+    the f16 model and loads a state-dict file with strict=True."""
+    if not case.get("pretrained_tokenizer"):
+        return m
+    with tempfile.TemporaryDirectory() as tmp:
+        f = os.path.join(tmp, "maskgit-vqgan-imagenet-f16-256.bin")
+        torch.save(m.state_dict(), f)
+        return UP["titok"].PretrainedTokenizer(f)
+
+
+def weights_entry(case):
+    """case.json's `weights`: the container file (small) or the generator and seed (full)."""
+    return case["file"] if case["kind"] == "small" else {
+        "generator": "vqrt-rng-v1", "seed": case["seed"],
+        "names": "the upstream model's state-dict keys, all tensors incl. buffers (quantize.codebook_used)",
+        "overrides": {}}
+
+
+def float32_errors(fam, m, x32, codes32, lat64, rec64, name=None):
+    """PyTorch's float32 error on this CPU against the float64 latents / decoding of codes32, in both memory formats
+    (different kernels): the larger of each. Generating (no `name`), the contiguous run must reproduce codes32;
+    recording a committed case, codes that differ from codes.npy are reported."""
+    def run(layout):
+        mm, xi = (m, x32) if layout == "contiguous" else channels_last(m, x32)
+        with torch.no_grad():
+            la, co = encode(fam, mm, xi)
+            re = decode(fam, mm, codes32)
+        if name is None:
+            assert torch.equal(co, codes32) or layout == "channels_last", "contiguous codes must reproduce"
+        elif not torch.equal(co.to(codes32.dtype), codes32):
+            print(f"{name}: {int((co.to(codes32.dtype) != codes32).sum())} codes differ from codes.npy ({layout})")
+        return la, re
+    return worst_float32_error(run, lat64, rec64)
+
+
+# ----------------------------------------------------------------------------------------------- main work
+
+def run_case(name, case, previous=None):
+    """Generates the case into OUT/name; `previous`: a copy of the committed case, whose other CPU kinds' records
+    are kept when the case is unchanged."""
+    t0 = time.time()
+    fam, size = case["family"], case["size"]
+    m = generated_model(case)
     notes = "vqrt-rng-v1 values as generated"
     if case["kind"] == "small" and case.get("euclidean_codebook"):
         with torch.no_grad():
@@ -424,12 +472,9 @@ def run_case(name, case):
     container = None
     if case["kind"] == "small":
         container = write_container(case, m, d)
-        m = reload_from_container(case, d, m)
-    elif case.get("pretrained_tokenizer"):
-        # titok.PretrainedTokenizer builds the f16 model and loads the file with strict=True.
-        f = os.path.join(tempfile.mkdtemp(), "maskgit-vqgan-imagenet-f16-256.bin")
-        torch.save(m.state_dict(), f)
-        m = UP["titok"].PretrainedTokenizer(f)
+        m = reload_from_container(case, d)
+    else:
+        m = as_evaluated(case, m)
 
     with torch.no_grad():
         lat32, codes32 = encode(fam, m, x32)
@@ -444,15 +489,7 @@ def run_case(name, case):
             assert torch.equal(m.encode(x32).reshape(codes32.shape), codes32)
             assert torch.equal(m.decode(codes32.reshape(codes32.shape[0], -1)), rec32.clamp(0, 1))
 
-    # PyTorch's float32 error on this CPU, in both memory formats (different kernels).
-    def float32_run(layout):
-        mm, xi = (m, x32) if layout == "contiguous" else channels_last(m, x32)
-        with torch.no_grad():
-            la, co = encode(fam, mm, xi)
-            re = decode(fam, mm, codes32)
-        assert torch.equal(co, codes32) or layout == "channels_last", "contiguous codes must reproduce"
-        return la, re
-    worst = worst_float32_error(float32_run, lat64, rec64)
+    worst = float32_errors(fam, m, x32, codes32, lat64, rec64)
 
     save_case_arrays(d, x32, lat32, lat64, codes32, margin, rec32, rec64)
 
@@ -462,10 +499,7 @@ def run_case(name, case):
         "family": fam,
         "description": case["description"],
         "config": config_of(case, m),
-        "weights": case["file"] if case["kind"] == "small" else {
-            "generator": "vqrt-rng-v1", "seed": case["seed"],
-            "names": "the upstream model's state-dict keys, all tensors incl. buffers (quantize.codebook_used)",
-            "overrides": {}},
+        "weights": weights_entry(case),
         "weights_origin": ({"generator": "vqrt-rng-v1", "seed": case["seed"], "then": notes}
                            if case["kind"] == "small" else notes),
         "container": container,
@@ -493,6 +527,9 @@ def run_case(name, case):
         "codes": codes_summary(codes32, codes64, margin),
         "generator": "tools/make_upstream_model_fixtures.py", "torch": torch.__version__,
     }
+    by_cpu = kept_cpu_errors(name, case, case_json["weights"], previous, d)
+    by_cpu.update(case_json["tolerances"]["by_cpu"])
+    case_json["tolerances"]["by_cpu"] = dict(sorted(by_cpu.items()))
     with open(os.path.join(d, "case.json"), "w") as f:
         json.dump(case_json, f, indent=1)
     size_kb = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d)) / 1024
@@ -502,17 +539,43 @@ def run_case(name, case):
           f"{case_json['codes']['f32_vs_f64_mismatches']}  min margin {margin.min():.1e}", flush=True)
 
 
+def record_cpu_errors(name, case):
+    """Adds (or refreshes) this machine's CPU kind in the committed case's tolerances.by_cpu, measured as run_case
+    measures it on the committed input, codes and float64 arrays with the committed weights (small: the container,
+    loaded as upstream loads it; full: vqrt-rng-v1 as generated); nothing else changes."""
+    d = os.path.join(OUT, name)
+    with open(os.path.join(d, "case.json")) as f:
+        spec = json.load(f)
+    if spec["weights"] != json.loads(json.dumps(weights_entry(case))):
+        raise SystemExit(f"{name}: case.json's weights are not what this generator builds: regenerate the case")
+    if spec["upstream"]["commits"] != UP["commits"]:
+        print(f"warning: {name} was made from upstream {spec['upstream']['commits']}, the mirrors are at "
+              f"{UP['commits']}")
+    m = reload_from_container(case, d) if case["kind"] == "small" else as_evaluated(case, generated_model(case))
+    x32, codes32, lat64, rec64 = committed_case_arrays(d)
+    entry = cpu_errors(float32_errors(case["family"], m, x32, codes32, lat64, rec64, name=name))
+    check_measured_case(name, entry, lat64)
+    store_cpu_errors(d, name, entry, width=20)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", nargs="*")
+    ap.add_argument("--record-cpu-errors", action="store_true",
+                    help="add this CPU kind's PyTorch float32 error to the committed cases (nothing else changes)")
     ap.add_argument("--mirror", default="/work/.mirror")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
+    names = selected_cases(args.only, CASES)
     torch.set_num_threads(args.threads)
     load_upstream(args.mirror)
-    for name, case in CASES.items():
-        if not args.only or name in args.only:
-            run_case(name, case)
+    for name in names:
+        if args.record_cpu_errors:
+            record_cpu_errors(name, CASES[name])
+        else:
+            # Keep the committed case (and what other CPU kinds recorded for it) until the new one is written.
+            with previous_case(OUT, name) as old:
+                run_case(name, CASES[name], old)
 
 
 if __name__ == "__main__":
