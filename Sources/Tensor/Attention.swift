@@ -40,7 +40,12 @@ extension Tensor {
         let out = Tensor(uninitialized: [b, n, h * d])
         if b == 0 || n == 0 || h * d == 0 { return out }
         if m == 0 { out.pointer.update(repeating: .nan, count: out.count); return out }   // softmax over nothing
-        // Image by image: one image's scores (h·n·m floats, 32 MB for ViT-small) stay in the last-level cache
+        if precision == .fp32 {
+            try attentionInQueryBlocks(q: q, k: k, v: v, into: out.pointer, batch: b, queries: n, keys: m, heads: h,
+                                       headDim: d, scale: scale)
+            return out
+        }
+        // bf16: image by image: one image's scores (h·n·m floats, 32 MB for ViT-small) stay in the last-level cache
         // between the matmul, the softmax and the second matmul, and its products do not depend on the batch.
         let scores = TensorStorage(uninitialized: h * n * m)
         for image in 0..<b {
@@ -59,5 +64,54 @@ extension Tensor {
                               alpha: 1, precision: precision, roundsBFloat16Outputs: rounds)
         }
         return out
+    }
+
+    /// Queries per block of the float32 path: a function of the shape only, so that each block's products, and
+    /// so its bits, are the same whatever the batch and thread count.
+    public static let attentionQueryBlock = 64
+
+    /// float32: every (image, head, block of 64 queries) on one thread: its scores (64 × keys, 256 KB for 1,024
+    /// keys) stay in that core's cache from q·kᵀ through the softmax to ·v, and the head's keys and values are
+    /// reused by the next block. Products of a whole image's heads (the bf16 path) write h·n·m scores (32 MB for
+    /// ViT-small) and read them back twice, through the last-level cache at best. The same gemm as there
+    /// (oneDNN's gemm, float32 accumulation), so the same error against PyTorch.
+    static func attentionInQueryBlocks(q: (UnsafeMutablePointer<Float>, Int), k: (UnsafeMutablePointer<Float>, Int),
+                                       v: (UnsafeMutablePointer<Float>, Int), into out: UnsafeMutablePointer<Float>,
+                                       batch b: Int, queries n: Int, keys m: Int, heads h: Int, headDim d: Int,
+                                       scale: Float) throws {
+        let blockRows = min(n, attentionQueryBlock), blocks = (n + blockRows - 1) / blockRows
+        // scores[i, j] = scale · Σ_d q[i, h·D + d] k[j, h·D + d];  out[i, h·D + d] = Σ_j scores[i, j] v[j, h·D + d]
+        func products(_ rows: Int) throws -> (BlockedMatmul.SingleThreadProduct, BlockedMatmul.SingleThreadProduct) {
+            (try .init(rows: rows, k: d, n: m, aStrides: [q.1, 1], bStrides: [1, k.1], cStrides: [m, 1], alpha: scale,
+                       what: "attention scores"),
+             try .init(rows: rows, k: m, n: d, aStrides: [m, 1], bStrides: [v.1, 1], cStrides: [h * d, 1],
+                       what: "attention output"))
+        }
+        let full = try products(blockRows)
+        let tail = n % blockRows == 0 ? full : try products(n % blockRows)
+        let failure = FirstError()
+        try Profiler.measure("attention", flops: 4 * Double(b * h * n * m * d)) {
+            parallelFor(b * h * blocks) { range in
+                let scores = TensorStorage(uninitialized: blockRows * m)
+                for task in range {
+                    let block = task % blocks, head = (task / blocks) % h, image = task / (blocks * h)
+                    let row = block * blockRows, rows = min(blockRows, n - row)
+                    let (first, second) = rows == blockRows ? full : tail
+                    let column = head * d
+                    do {
+                        try first.run(UnsafeMutableRawPointer(q.0 + (image * n + row) * q.1 + column),
+                                      UnsafeMutableRawPointer(k.0 + image * m * k.1 + column),
+                                      into: UnsafeMutableRawPointer(scores.pointer))
+                        for r in 0..<rows { softmaxRow(scores.pointer + r * m, into: scores.pointer + r * m, length: m) }
+                        try second.run(UnsafeMutableRawPointer(scores.pointer),
+                                       UnsafeMutableRawPointer(v.0 + image * m * v.1 + column),
+                                       into: UnsafeMutableRawPointer(out + (image * n + row) * h * d + column))
+                    } catch {
+                        failure.record(error)
+                    }
+                }
+            }
+            try failure.rethrow()
+        }
     }
 }

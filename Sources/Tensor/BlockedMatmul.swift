@@ -134,6 +134,30 @@ enum BlockedMatmul {
         return p
     }
 
+    /// One product C = alpha·A·B of 2-d operands with these strides, made once and run by the caller on one thread
+    /// (`run`), for callers that cut their work into fixed blocks of their own (Attention.swift).
+    struct SingleThreadProduct {
+        let primitive: DNNLPrimitive
+        let a: dnnl_memory_desc_t, b: dnnl_memory_desc_t, c: dnnl_memory_desc_t
+
+        init(rows m: Int, k: Int, n: Int, aStrides: [Int], bStrides: [Int], cStrides: [Int], alpha: Float = 1,
+             what: String) throws {
+            let none = UnsafeMutableRawPointer(bitPattern: 64)!   // descriptors only: never read
+            primitive = try BlockedMatmul.primitive(rows: m, MatrixOperand(none, dims: [m, k], strides: aStrides),
+                                                    MatrixOperand(none, dims: [k, n], strides: bStrides),
+                                                    MatrixOperand(none, dims: [m, n], strides: cStrides),
+                                                    alpha: alpha, bias: false, accumulate: false, what: what)
+            a = try DNNL.md([m, k], strides: aStrides)
+            b = try DNNL.md([k, n], strides: bStrides)
+            c = try DNNL.md([m, n], strides: cStrides)
+        }
+
+        func run(_ a: UnsafeMutableRawPointer, _ b: UnsafeMutableRawPointer, into c: UnsafeMutableRawPointer) throws {
+            let args = [(Int32(DNNL_ARG_SRC), self.a, a), (Int32(DNNL_ARG_WEIGHTS), self.b, b), (Int32(DNNL_ARG_DST), self.c, c)]
+            try Threading.onOneOpenMPThread { try primitive.executeOnThisThread(args) }
+        }
+    }
+
     /// The oneDNN implementation a product of this shape runs (diagnostics).
     static func implementation(_ a: MatrixOperand, _ b: MatrixOperand, into c: MatrixOperand, blockRows: Int) throws -> String {
         try primitive(rows: min(c.rows, blockRows), a, b, c, alpha: 1, bias: false, accumulate: false, what: "matmul").implementation

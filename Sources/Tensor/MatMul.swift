@@ -238,7 +238,13 @@ extension Tensor {
         let out = Tensor(uninitialized: [b, c, qkv.shape[2], qkv.shape[3]], layout: .nhwc)
         if b == 0 || hw == 0 || c == 0 { return out }
         let base = qkv.pointer, rowStride = 3 * c, batchStride = hw * 3 * c
-        // Image by image, as in multi-head attention: each image's scores stay in the last-level cache between the
+        if precision == .fp32 {
+            // One head of `c` channels: q, k, v are the pixels' channel thirds (Attention.swift).
+            try attentionInQueryBlocks(q: (base, rowStride), k: (base + c, rowStride), v: (base + 2 * c, rowStride),
+                                       into: out.pointer, batch: b, queries: hw, keys: hw, heads: 1, headDim: c, scale: scale)
+            return out
+        }
+        // bf16: image by image, as in multi-head attention: each image's scores stay in the last-level cache between the
         // matmul, the softmax and the second matmul, and its products do not depend on the batch.
         let scores = TensorStorage(uninitialized: hw * hw)
         for index in 0..<b {

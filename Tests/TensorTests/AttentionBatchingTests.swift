@@ -30,6 +30,9 @@ final class AttentionBatchingTests: XCTestCase {
     func testMultiHeadAttentionOfEachImageIsItsAttentionAlone() throws {
         let n = 40, h = 4, d = 8
         try assertImagesIndependent([3, n, 3 * h * d]) { try Tensor.multiHeadAttention(qkv: $0, heads: h, scale: 0.35) }
+        // Several query blocks per head, the last one short.
+        let many = 2 * Tensor.attentionQueryBlock + 22
+        try assertImagesIndependent([2, many, 3 * h * d]) { try Tensor.multiHeadAttention(qkv: $0, heads: h, scale: 0.35) }
     }
 
     func testSpatialAttentionOfEachImageIsItsAttentionAlone() throws {

@@ -25,8 +25,8 @@ final class ViTAttention {
 
     /// `toOut(attention(x)) + residual`
     func callAsFunction(_ x: Tensor, residual: Tensor) throws -> Tensor {
-        let qkv = try toQKV(x).chunkedLastDimension(3)
-        let out = try Tensor.multiHeadAttention(q: qkv[0], k: qkv[1], v: qkv[2], heads: heads, scale: scale,
+        // `to_qkv(x).chunk(3, dim=-1)`, read in place.
+        let out = try Tensor.multiHeadAttention(qkv: try toQKV(x), heads: heads, scale: scale,
                                                 precision: execution.precision,
                                                 roundsBFloat16Outputs: execution.roundsBFloat16Outputs)
         guard let toOut else { return try out.adding(residual) }
