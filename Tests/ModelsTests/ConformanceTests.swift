@@ -107,9 +107,9 @@ final class ConformanceTests: XCTestCase {
         let x = try Tensor(shape: input.shape, values: try input.floats())
         let tol = try XCTUnwrap(spec["tolerances"] as? [String: Any])
         let factor = try XCTUnwrap(tol["factor"] as? Double, "\(name): tolerances.factor")
-        // A case without a record for this CPU kind still runs (its codes and Winograd coverage are checked), but
-        // the test has failed.
-        let torch = torchErrors(tol, name)
+        // A case without a record for this CPU kind is checked against the largest recorded error (see torchErrors).
+        let torch = torchErrors(tol, name, generator: spec["generator"] as? String ?? "tools/make_model_fixtures.py",
+                                caseName: dir.lastPathComponent)
 
         let enc = try model.encode(x)
         // Latents against PyTorch float64.
@@ -174,15 +174,15 @@ final class ConformanceTests: XCTestCase {
     /// contiguous and channels_last runs). Another kind's numbers make the bound looser (AVX2's errors are up to
     /// 5.5x AVX-512's) or falsely tight, so a kind with no record is a gap in the fixtures: the case is still
     /// checked, against the largest error recorded on any kind (an upper bound only), and says so loudly. Records
-    /// are made with `tools/make_model_fixtures.py --record-cpu-errors` on a machine of that kind.
-    func torchErrors(_ tol: [String: Any], _ name: String) -> [String: Double]? {
+    /// are made with the case's generator's `--record-cpu-errors` on a machine of that kind.
+    func torchErrors(_ tol: [String: Any], _ name: String, generator: String, caseName: String) -> [String: Double]? {
         let byCPU = (tol["by_cpu"] as? [String: [String: Any]] ?? [:]).mapValues { $0.compactMapValues { $0 as? Double } }
         if let entry = byCPU[Self.kind] { return entry }
         guard !byCPU.isEmpty else {
             XCTFail("\(name): no PyTorch float32 error recorded for any CPU kind")
             return nil
         }
-        print("warning: \(name): no PyTorch float32 error recorded for this CPU kind (\(Self.kind)); checking against the largest recorded on \(byCPU.keys.sorted()). Record it: `tools/make_model_fixtures.py --record-cpu-errors` (Fixtures/models/README.md).")
+        print("warning: \(name): no PyTorch float32 error recorded for this CPU kind (\(Self.kind)); checking against the largest recorded on \(byCPU.keys.sorted()). Record it on such a CPU: `\(generator) --record-cpu-errors --only \(caseName)` (Fixtures/models/README.md).")
         return byCPU.values.reduce(into: [String: Double]()) { acc, e in acc.merge(e) { max($0, $1) } }
     }
 
