@@ -73,8 +73,8 @@ extension Tensor {
     /// float32: every (image, head, block of 64 queries) on one thread: its scores (64 × keys, 256 KB for 1,024
     /// keys) stay in that core's cache from q·kᵀ through the softmax to ·v, and the head's keys and values are
     /// reused by the next block. Products of a whole image's heads (the bf16 path) write h·n·m scores (32 MB for
-    /// ViT-small) and read them back twice, through the last-level cache at best. The same gemm as there
-    /// (oneDNN's gemm, float32 accumulation), so the same error against PyTorch.
+    /// ViT-small) and read them back twice, through the last-level cache at best. The same oneDNN gemm as there
+    /// (float32 accumulation), so the same error against PyTorch.
     static func attentionInQueryBlocks(q: (UnsafeMutablePointer<Float>, Int), k: (UnsafeMutablePointer<Float>, Int),
                                        v: (UnsafeMutablePointer<Float>, Int), into out: UnsafeMutablePointer<Float>,
                                        batch b: Int, queries n: Int, keys m: Int, heads h: Int, headDim d: Int,

@@ -244,8 +244,8 @@ extension Tensor {
                                        into: out.pointer, batch: b, queries: hw, keys: hw, heads: 1, headDim: c, scale: scale)
             return out
         }
-        // bf16: image by image, as in multi-head attention: each image's scores stay in the last-level cache between the
-        // matmul, the softmax and the second matmul, and its products do not depend on the batch.
+        // bf16: image by image, as in multi-head attention: each image's scores stay in the last-level cache between
+        // the matmul, the softmax and the second matmul, and its products do not depend on the batch.
         let scores = TensorStorage(uninitialized: hw * hw)
         for index in 0..<b {
             let image = base + index * batchStride
