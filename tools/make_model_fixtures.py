@@ -28,10 +28,11 @@ Tolerances are PyTorch's own float32-vs-float64 max-abs / RMS errors; vqrt (floa
 PyTorch's float32 error depends on the CPU kernels it runs (AVX2 convolutions accumulate in another order than
 AVX-512 ones), so it is recorded per CPU kind under tolerances.by_cpu[<kind>] (kind = torch's CPU capability,
 AVX2 or AVX512), the larger of the contiguous and channels_last runs (different kernels); the tests apply the entry
-of the kind they run on; where it is missing they check against the largest recorded error, with a warning. Generating a case records this machine's kind. Another kind's
-entry is kept by a rerun only while the case's inputs and weights are unchanged and its float64 arrays agree to
-1e-12 (relative); otherwise it is dropped, with a message. `--record-cpu-errors` adds (or refreshes) this machine's
-kind for the committed cases without changing anything else: run it on a CPU of each kind the tests must pass on.
+of the kind they run on; where it is missing they check against the largest recorded error, with a warning.
+Generating a case records this machine's kind. Another kind's entry is kept by a rerun only while the case's inputs
+and weights are unchanged and its float64 arrays agree to 1e-12 (relative); otherwise it is dropped, with a message.
+`--record-cpu-errors` adds (or refreshes) this machine's kind for the committed cases without changing anything
+else: run it on a CPU of each kind the tests must pass on.
 
 Byte-identical regeneration: inputs, weights and case.json depend only on the code (weight adjustments derived
 from encoder outputs are computed in float64); the float arrays PyTorch computes depend on the CPU kind's kernels,
