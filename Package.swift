@@ -34,8 +34,10 @@ let package = Package(
         .target(name: "TorchFormats", dependencies: ["PickleVM", "CZlib", .product(name: "Crypto", package: "swift-crypto")]),
         // .npy / .npz reading and writing.
         .target(name: "NPY", dependencies: ["CZip", "CDeflate"]),
+        // vqrt's own C kernels (AVX2 + FMA intrinsics, chosen at run time).
+        .target(name: "CKernels"),
         // The tensor type and its kernels (oneDNN, BLAS, own SIMD loops).
-        .target(name: "Tensor", dependencies: ["CDNNL", "CLAPACK"]),
+        .target(name: "Tensor", dependencies: ["CDNNL", "CLAPACK", "CKernels"]),
         // Layers and the prefix-scoped weight loader.
         .target(name: "NN", dependencies: ["Tensor", "TorchFormats"]),
         // The three VQ families and Inception-v3.
@@ -68,7 +70,7 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["TestSupport", "Models", "NN", "Tensor", "NPY", "TorchFormats"]),
         .testTarget(name: "NPYTests", dependencies: ["TestSupport", "NPY"]),
         .testTarget(name: "ImagingTests", dependencies: ["TestSupport", "Imaging", "NPY"]),
-        .testTarget(name: "TensorTests", dependencies: ["TestSupport", "Tensor", "NPY"]),
+        .testTarget(name: "TensorTests", dependencies: ["TestSupport", "Tensor", "NPY", "CKernels"]),
         .testTarget(name: "NNTests", dependencies: ["TestSupport", "NN", "Tensor", "NPY"]),
         .testTarget(name: "InceptionTests", dependencies: ["TestSupport", "Models", "NN", "Tensor", "Imaging", "NPY"]),
         .testTarget(name: "MetricsTests", dependencies: ["TestSupport", "Metrics", "NPY", "Tensor", "NN", "CLAPACK", "Imaging"]),

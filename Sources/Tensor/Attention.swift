@@ -1,3 +1,5 @@
+import CKernels
+
 // Scaled dot-product attention over heads, as ViT blocks write it:
 //   q, k, v: 'b n (h d) -> b h n d';  attn = softmax(q·kᵀ · scale, over keys);  out = attn·v;  'b h n d -> b n (h d)'
 
@@ -80,6 +82,13 @@ extension Tensor {
                                        batch b: Int, queries n: Int, keys m: Int, heads h: Int, headDim d: Int,
                                        scale: Float) throws {
         let blockRows = min(n, attentionQueryBlock), blocks = (n + blockRows - 1) / blockRows
+        if PackedMatrix.isUsed {
+            try Profiler.measure("attention", flops: 4 * Double(b * h * n * m * d)) {
+                attentionWithPackedHeads(q: q, k: k, v: v, into: out, batch: b, queries: n, keys: m, heads: h,
+                                         headDim: d, scale: scale, blockRows: blockRows)
+            }
+            return
+        }
         // scores[i, j] = scale · Σ_d q[i, h·D + d] k[j, h·D + d];  out[i, h·D + d] = Σ_j scores[i, j] v[j, h·D + d]
         func products(_ rows: Int) throws -> (BlockedMatmul.SingleThreadProduct, BlockedMatmul.SingleThreadProduct) {
             (try .init(rows: rows, k: d, n: m, aStrides: [q.1, 1], bStrides: [1, k.1], cStrides: [m, 1], alpha: scale,
@@ -112,6 +121,39 @@ extension Tensor {
                 }
             }
             try failure.rethrow()
+        }
+    }
+
+    /// The float32 path on vqrt's own gemm (PackedGEMM.swift): every (image, head) on one thread packs its keys
+    /// (as kᵀ) and values once, then runs its blocks of queries over them. The kernel's bits do not depend on how
+    /// rows are blocked, so they are the same whatever the batch and thread count.
+    static func attentionWithPackedHeads(q: (UnsafeMutablePointer<Float>, Int), k: (UnsafeMutablePointer<Float>, Int),
+                                         v: (UnsafeMutablePointer<Float>, Int), into out: UnsafeMutablePointer<Float>,
+                                         batch b: Int, queries n: Int, keys m: Int, heads h: Int, headDim d: Int,
+                                         scale: Float, blockRows: Int) {
+        let packedCount = vqrt_gemm_packed_count(d, m) + vqrt_gemm_packed_count(m, d)
+        let workCount = max(vqrt_gemm_work_count(blockRows, m, d, 0), vqrt_gemm_work_count(blockRows, d, m, 0))
+        parallelFor(b * h) { range in
+            let packed = TensorStorage(uninitialized: packedCount)
+            let scores = TensorStorage(uninitialized: blockRows * m)
+            let work = TensorStorage(uninitialized: workCount)
+            let keysT = packed.pointer, values = packed.pointer + vqrt_gemm_packed_count(d, m)
+            for task in range {
+                let head = task % h, image = task / h, column = head * d
+                // kᵀ: element (i, j) = k[j, column + i];  v: element (j, i) = v[j, column + i]
+                vqrt_gemm_pack_b(k.0 + image * m * k.1 + column, 1, k.1, d, m, keysT)
+                vqrt_gemm_pack_b(v.0 + image * m * v.1 + column, v.1, 1, m, d, values)
+                for row in stride(from: 0, to: n, by: blockRows) {
+                    let rows = min(blockRows, n - row)
+                    // scores = scale · (q·kᵀ), softmax over keys, then · v straight into 'n (h d)'.
+                    vqrt_gemm_packed(rows, m, d, q.0 + (image * n + row) * q.1 + column, q.1, keysT, scores.pointer, m,
+                                     scale, nil, 0, work.pointer)
+                    for r in 0..<rows { softmaxRow(scores.pointer + r * m, into: scores.pointer + r * m, length: m) }
+                    vqrt_gemm_packed(rows, d, m, scores.pointer, m, values, out + (image * n + row) * h * d + column,
+                                     h * d, 1, nil, 0, work.pointer)
+                }
+            }
+            withExtendedLifetime((packed, scores, work)) {}
         }
     }
 }

@@ -1,15 +1,20 @@
 // Matrix products through oneDNN's matmul primitive (same OpenMP thread pool as the convolutions).
 import CDNNL
+import CKernels
 import Foundation
 
-/// y = x·Wᵀ + b over the last dimension (torch.nn.Linear), as fixed row blocks (BlockedMatmul.swift).
+/// y = x·Wᵀ + b over the last dimension (torch.nn.Linear): in float32 on AVX2 CPUs by vqrt's own gemm over weights
+/// packed once (PackedGEMM.swift), otherwise by oneDNN in fixed row blocks (BlockedMatmul.swift).
 public final class LinearKernel: @unchecked Sendable {
     public let inFeatures: Int
     public let outFeatures: Int
     private let bias: TensorStorage?
-    /// PyTorch's `[out, in]`, read as the K×N matrix B with strides (1, K); in native bf16 a bfloat16 copy.
-    private let weights: TensorStorage
+    /// For oneDNN: PyTorch's `[out, in]`, read as the K×N matrix B with strides (1, K); in native bf16 a bfloat16
+    /// copy. nil where `packed` holds the weights instead.
+    private let weights: TensorStorage?
     private let weightType: dnnl_data_type_t
+    /// For vqrt's own gemm (float32 where PackedMatrix.isUsed): B packed once.
+    private let packed: PackedMatrix?
 
     /// Precision and output rounding, fixed when the kernel is built.
     public let execution: ExecutionConfig
@@ -40,9 +45,12 @@ public final class LinearKernel: @unchecked Sendable {
         let w = TensorStorage(uninitialized: weight.count)
         weight.withUnsafeBufferPointer { w.pointer.update(from: $0.baseAddress!, count: weight.count) }
         weightType = execution.precision.operandType
+        // PyTorch's [out, in] is B = Wᵀ: element (k, n) at n·in + k.
+        packed = execution.precision == .fp32 && PackedMatrix.isUsed
+            ? PackedMatrix(w.pointer, kStride: 1, nStride: inFeatures, k: inFeatures, n: outFeatures) : nil
         switch (execution.precision, Precision.nativeBFloat16) {
         case (.fp32, _):
-            weights = w
+            weights = packed == nil ? w : nil
         case (.bf16, false):
             roundToBFloat16(w.pointer, count: weight.count)   // emulated: bfloat16 values in float32
             weights = w
@@ -52,7 +60,7 @@ public final class LinearKernel: @unchecked Sendable {
     }
 
     /// The weights as the K×N operand B, shared by every batch entry (stride 0).
-    private func weightOperand(batch: Int) -> MatrixOperand {
+    private func weightOperand(batch: Int, _ weights: TensorStorage) -> MatrixOperand {
         MatrixOperand(UnsafeMutableRawPointer(weights.pointer), dims: [batch, inFeatures, outFeatures],
                       strides: [0, 1, inFeatures], type: weightType)
     }
@@ -86,8 +94,13 @@ public final class LinearKernel: @unchecked Sendable {
                               strides: [rows * outFeatures, outFeatures, 1])
         try Profiler.measure(precision == .bf16 ? "linear bf16" : "linear",
                              flops: 2 * Double(batch * rows) * Double(inFeatures) * Double(outFeatures)) {
-            try BlockedMatmul.run(a, weightOperand(batch: batch), into: c, bias: bias?.pointer, accumulate: residual != nil,
-                                  blockRows: LinearKernel.rowsPerBlock(rows), what: "linear")
+            if let packed {
+                packed.multiply(source.pointer, rows: batch * rows, into: out.pointer, bias: bias?.pointer,
+                                accumulate: residual != nil)
+            } else if let weights {
+                try BlockedMatmul.run(a, weightOperand(batch: batch, weights), into: c, bias: bias?.pointer,
+                                      accumulate: residual != nil, blockRows: LinearKernel.rowsPerBlock(rows), what: "linear")
+            }
         }
         withExtendedLifetime(source) {}
         if precision == .bf16, execution.roundsBFloat16Outputs { roundToBFloat16(out.pointer, count: out.count) }
@@ -98,12 +111,13 @@ public final class LinearKernel: @unchecked Sendable {
     /// images), about 16 blocks for an image's tokens, at least 64 rows each.
     static func rowsPerBlock(_ rows: Int) -> Int { BlockedMatmul.rowsPerBlock(rows: rows, batches: 1) }
 
-    /// Implementation oneDNN uses for `rows` input rows (diagnostics).
+    /// Implementation used for `rows` input rows (diagnostics).
     public func implementation(rows: Int) throws -> String {
+        guard let weights else { return PackedMatrix.implementation }
         let dummy = UnsafeMutableRawPointer(weights.pointer)
         return try BlockedMatmul.implementation(
             MatrixOperand(dummy, dims: [1, rows, inFeatures], strides: [rows * inFeatures, inFeatures, 1], type: weightType),
-            weightOperand(batch: 1),
+            weightOperand(batch: 1, weights),
             into: MatrixOperand(dummy, dims: [1, rows, outFeatures], strides: [rows * outFeatures, outFeatures, 1]),
             blockRows: LinearKernel.rowsPerBlock(rows))
     }

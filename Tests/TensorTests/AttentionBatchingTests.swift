@@ -3,8 +3,20 @@ import Tensor
 import XCTest
 
 /// Results do not depend on the batch an image comes in or on the thread count (cli.md): attention and linear layers
-/// run image by image in fixed row blocks, so each image of a batch gets exactly the bits it gets alone.
+/// run image by image in fixed row blocks (oneDNN), or on vqrt's packed gemm whose sums do not depend on the rows
+/// around them, so each image of a batch gets exactly the bits it gets alone. Both routes are tested where the CPU
+/// runs both.
 final class AttentionBatchingTests: XCTestCase {
+    /// `body` once on each route this CPU has: oneDNN's blocks, and vqrt's packed gemm where it runs.
+    func onEachRoute(_ body: () throws -> Void) rethrows {
+        defer { usePackedGEMM(nil) }
+        for packed in [false, true] {
+            usePackedGEMM(packed)
+            if packed && !usesPackedGEMM { continue }   // no AVX2 + FMA
+            try body()
+        }
+    }
+
     func values(_ count: Int, _ seed: Int) -> [Float] { (0..<count).map { Float(sin(Double($0 * 13 + seed) * 0.07)) } }
 
     /// `run` on the whole batch, and on each image alone: the slices must be identical.
@@ -29,10 +41,12 @@ final class AttentionBatchingTests: XCTestCase {
 
     func testMultiHeadAttentionOfEachImageIsItsAttentionAlone() throws {
         let n = 40, h = 4, d = 8
-        try assertImagesIndependent([3, n, 3 * h * d]) { try Tensor.multiHeadAttention(qkv: $0, heads: h, scale: 0.35) }
-        // Several query blocks per head, the last one short.
-        let many = 2 * Tensor.attentionQueryBlock + 22
-        try assertImagesIndependent([2, many, 3 * h * d]) { try Tensor.multiHeadAttention(qkv: $0, heads: h, scale: 0.35) }
+        try onEachRoute {
+            try assertImagesIndependent([3, n, 3 * h * d]) { try Tensor.multiHeadAttention(qkv: $0, heads: h, scale: 0.35) }
+            // Several query blocks per head, the last one short.
+            let many = 2 * Tensor.attentionQueryBlock + 22
+            try assertImagesIndependent([2, many, 3 * h * d]) { try Tensor.multiHeadAttention(qkv: $0, heads: h, scale: 0.35) }
+        }
     }
 
     func testSpatialAttentionOfEachImageIsItsAttentionAlone() throws {
@@ -41,11 +55,13 @@ final class AttentionBatchingTests: XCTestCase {
     }
 
     func testLinearRowsOfEachImageAreTheirRowsAlone() throws {
-        let inF = 96, outF = 80
-        let k = try LinearKernel(weight: values(outF * inF, 5).map { $0 * 0.1 }, outFeatures: outF, inFeatures: inF,
-                                 bias: values(outF, 6))
-        try assertImagesIndependent([5, 37, inF]) { try k($0) }   // tokens of 5 images
-        try assertImagesIndependent([2, 300, inF]) { try k($0) }  // several row blocks per image
-        try assertImagesIndependent([8, inF]) { try k($0) }       // one feature vector per image (Inception's fc)
+        let inF = 300, outF = 80   // K over more than two of the packed gemm's K blocks
+        try onEachRoute {
+            let k = try LinearKernel(weight: values(outF * inF, 5).map { $0 * 0.1 }, outFeatures: outF, inFeatures: inF,
+                                     bias: values(outF, 6))
+            try assertImagesIndependent([5, 37, inF]) { try k($0) }   // tokens of 5 images
+            try assertImagesIndependent([2, 300, inF]) { try k($0) }  // several row blocks per image
+            try assertImagesIndependent([8, inF]) { try k($0) }       // one feature vector per image (Inception's fc)
+        }
     }
 }
