@@ -67,8 +67,24 @@ final class BufferPool: @unchecked Sendable {
             lock.unlock()
             for p in evicted { UnsafeMutableRawPointer(p).deallocate() }
         }
-        // 64-byte alignment: a full AVX-512 register / cache line, what oneDNN prefers.
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: n * MemoryLayout<Float>.stride, alignment: 64)
+        return BufferPool.allocate(n)
+    }
+
+    /// Buffers of at least this many bytes are backed by transparent huge pages where the kernel allows it.
+    static let hugePageBytes = 2 << 20
+
+    /// VQRT_THP=0 turns the huge-page advice off (for a host where compacting memory for huge pages stalls).
+    static let usesHugePages = ProcessInfo.processInfo.environment["VQRT_THP"] != "0"
+
+    /// A fresh buffer. 64-byte alignment (a full AVX-512 register / cache line, what oneDNN prefers); large ones
+    /// 2 MB-aligned and advised to use transparent huge pages: a fresh 256 MB activation is otherwise 65,536 page
+    /// faults (each one a kernel entry and a zeroed 4 KB page) and as many TLB entries for the kernels that sweep
+    /// it. Where THP is off (`never`) the advice is ignored; freeing is the same either way.
+    static func allocate(_ n: Int) -> UnsafeMutablePointer<Float> {
+        let bytes = n * MemoryLayout<Float>.stride
+        let huge = bytes >= 2 * hugePageBytes && usesHugePages
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: huge ? hugePageBytes : 64)
+        if huge { _ = madvise(raw, bytes / hugePageBytes * hugePageBytes, MADV_HUGEPAGE) }
         return raw.bindMemory(to: Float.self, capacity: n)
     }
 
