@@ -70,7 +70,7 @@ final class BufferPool: @unchecked Sendable {
         return BufferPool.allocate(n)
     }
 
-    /// Buffers of at least this many bytes are backed by transparent huge pages where the kernel allows it.
+    /// The x86-64 transparent huge page; buffers of twice this and more are backed by such pages where allowed.
     static let hugePageBytes = 2 << 20
 
     /// VQRT_THP=0 turns the huge-page advice off (for a host where compacting memory for huge pages stalls).
