@@ -1,4 +1,5 @@
-// Matrix products through oneDNN's matmul primitive (same OpenMP thread pool as the convolutions).
+// Matrix products through oneDNN's matmul primitive (same OpenMP thread pool as the convolutions), and float32
+// linear layers on vqrt's packed gemm where it is used (PackedGEMM.swift).
 import CDNNL
 import CKernels
 import Foundation

@@ -12,7 +12,7 @@ final class PackedMatrix: @unchecked Sendable {
     /// Whether float32 Linear layers and attention use this kernel: on x86-64 CPUs with AVX2 + FMA but no
     /// AVX-512 (there oneDNN's kernels are twice as wide as this one). VQRT_PACKED_GEMM=0 or 1 overrides it (to
     /// compare the two routes on one machine; 1 is ignored where the CPU cannot run the kernel). Read when a layer
-    /// is built or an attention call starts; tests set `override` instead.
+    /// is built or an attention call starts; tests and benchmarks set it with `usePackedGEMM`.
     static var isUsed: Bool { override.map { $0 && isAvailable } ?? byDefault }
 
     /// Whether this CPU can run the kernel at all.
