@@ -76,7 +76,8 @@ extension Tensor {
     /// keys) stay in that core's cache from q·kᵀ through the softmax to ·v, and the head's keys and values are
     /// reused by the next block. Products of a whole image's heads (the bf16 path) write h·n·m scores (32 MB for
     /// ViT-small) and read them back twice, through the last-level cache at best. The same oneDNN gemm as there
-    /// (float32 accumulation), so the same error against PyTorch.
+    /// (float32 accumulation), so the same error against PyTorch; where vqrt's packed gemm is used, its own route
+    /// below. Shared by multi-head and (one head) spatial attention.
     static func attentionInQueryBlocks(q: (UnsafeMutablePointer<Float>, Int), k: (UnsafeMutablePointer<Float>, Int),
                                        v: (UnsafeMutablePointer<Float>, Int), into out: UnsafeMutablePointer<Float>,
                                        batch b: Int, queries n: Int, keys m: Int, heads h: Int, headDim d: Int,
@@ -124,27 +125,36 @@ extension Tensor {
         }
     }
 
-    /// The float32 path on vqrt's own gemm (PackedGEMM.swift): every (image, head) on one thread packs its keys
-    /// (as kᵀ) and values once, then runs its blocks of queries over them. The kernel's bits do not depend on how
-    /// rows are blocked, so they are the same whatever the batch and thread count.
+    /// The float32 path on vqrt's own gemm (PackedGEMM.swift): each task packs its (image, head)'s keys (as kᵀ)
+    /// and values once, then runs blocks of queries over them. Where images × heads are fewer than the threads (one
+    /// image through a single-head spatial attention), each head's query blocks are split into groups, one task
+    /// each. The kernel's bits do not depend on how rows are blocked or grouped, so they are the same whatever the
+    /// batch and thread count.
     static func attentionWithPackedHeads(q: (UnsafeMutablePointer<Float>, Int), k: (UnsafeMutablePointer<Float>, Int),
                                          v: (UnsafeMutablePointer<Float>, Int), into out: UnsafeMutablePointer<Float>,
                                          batch b: Int, queries n: Int, keys m: Int, heads h: Int, headDim d: Int,
                                          scale: Float, blockRows: Int) {
         let packedCount = vqrt_gemm_packed_count(d, m) + vqrt_gemm_packed_count(m, d)
         let workCount = max(vqrt_gemm_work_count(blockRows, m, d, 0), vqrt_gemm_work_count(blockRows, d, m, 0))
-        parallelFor(b * h) { range in
+        let blocks = (n + blockRows - 1) / blockRows, heads = b * h
+        let groups = min(blocks, max(1, (Threading.threads + heads - 1) / heads))
+        parallelFor(heads * groups) { range in
             let packed = TensorStorage(uninitialized: packedCount)
             let scores = TensorStorage(uninitialized: blockRows * m)
             let work = TensorStorage(uninitialized: workCount)
             let keysT = packed.pointer, values = packed.pointer + vqrt_gemm_packed_count(d, m)
+            var packedHead = -1
             for task in range {
-                let head = task % h, image = task / h, column = head * d
-                // kᵀ: element (i, j) = k[j, column + i];  v: element (j, i) = v[j, column + i]
-                vqrt_gemm_pack_b(k.0 + image * m * k.1 + column, 1, k.1, d, m, keysT)
-                vqrt_gemm_pack_b(v.0 + image * m * v.1 + column, v.1, 1, m, d, values)
-                for row in stride(from: 0, to: n, by: blockRows) {
-                    let rows = min(blockRows, n - row)
+                let group = task % groups, flatHead = task / groups
+                let head = flatHead % h, image = flatHead / h, column = head * d
+                if flatHead != packedHead {
+                    // kᵀ: element (i, j) = k[j, column + i];  v: element (j, i) = v[j, column + i]
+                    vqrt_gemm_pack_b(k.0 + image * m * k.1 + column, 1, k.1, d, m, keysT)
+                    vqrt_gemm_pack_b(v.0 + image * m * v.1 + column, v.1, 1, m, d, values)
+                    packedHead = flatHead
+                }
+                for block in (group * blocks / groups)..<((group + 1) * blocks / groups) {
+                    let row = block * blockRows, rows = min(blockRows, n - row)
                     // scores = scale · (q·kᵀ), softmax over keys, then · v straight into 'n (h d)'.
                     vqrt_gemm_packed(rows, m, d, q.0 + (image * n + row) * q.1 + column, q.1, keysT, scores.pointer, m,
                                      scale, nil, 0, work.pointer)
